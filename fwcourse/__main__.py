@@ -1,0 +1,38 @@
+"""Command line: ``python -m fwcourse COMMAND [...]``; ``python -m fwcourse --help`` lists them."""
+from __future__ import annotations
+
+import importlib
+import sys
+
+# command -> (module, one-line description); modules are imported only when their command runs,
+# so that `grade` or `build-notebooks` never pays for TensorFlow.
+COMMANDS = {
+    "grade": ("fwcourse.grade", "execute submitted notebooks and score their exercises"),
+    "build-notebooks": ("fwcourse.build_notebooks", "regenerate learner and solution notebooks"),
+    "env": ("fwcourse.envinfo", "print the environment report (versions, CPU/GPU, backend)"),
+}
+
+
+def usage() -> str:
+    width = max(len(c) for c in COMMANDS)
+    lines = ["usage: python -m fwcourse COMMAND [options]", "", "commands:"]
+    lines += [f"  {c:<{width}}  {d}" for c, (_, d) in COMMANDS.items()]
+    lines += ["", "python -m fwcourse COMMAND --help shows a command's options."]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if not argv or argv[0] in ("-h", "--help", "help"):
+        print(usage())
+        return 0
+    command, rest = argv[0], argv[1:]
+    if command not in COMMANDS:
+        print(f"fwcourse: unknown command {command!r}.\n\n{usage()}", file=sys.stderr)
+        return 2
+    module = importlib.import_module(COMMANDS[command][0])
+    return int(module.main(rest) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

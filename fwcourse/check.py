@@ -1,0 +1,379 @@
+"""Exercise checks: run a learner's function and the reference on fresh random inputs, say what is wrong.
+
+Every exercise of the course is an :class:`Exercise`. In a notebook::
+
+    outer_update = ex.outer_update.check(outer_update)
+
+prints one of these verdicts, in plain words:
+
+* ``not attempted``: the function raises ``NotImplementedError``, is ``None`` or ``...``, or returns
+  ``None``/``...``;
+* ``raised an exception``: with a short traceback of the learner's own code;
+* ``wrong shape`` / ``wrong dtype``: expected against got;
+* ``wrong values``: the largest absolute error, where it is, and the tolerance;
+* ``timed out``: the call ran past the exercise's time limit (an endless loop, say);
+* ``public checks passed``.
+
+``check`` returns the function to use from then on: the learner's when it passed, otherwise the
+reference, so that later cells still run (and it says so). When the environment variable
+``FWCOURSE_GRADE_LOG`` names a file, each verdict is also appended to it as a JSON line; this is
+how ``python -m fwcourse grade`` collects scores.
+"""
+from __future__ import annotations
+
+import copy
+import json
+import os
+import secrets
+import signal
+import threading
+import traceback
+from dataclasses import dataclass
+from types import SimpleNamespace
+from typing import Any, Callable
+
+import numpy as np
+
+GRADE_LOG_ENV = "FWCOURSE_GRADE_LOG"
+
+PASSED = "passed"
+NOT_ATTEMPTED = "not_attempted"
+ERROR = "error"
+WRONG_SHAPE = "wrong_shape"
+WRONG_DTYPE = "wrong_dtype"
+WRONG_VALUES = "wrong_values"
+TIMEOUT = "timeout"
+STATUSES = (PASSED, NOT_ATTEMPTED, ERROR, WRONG_SHAPE, WRONG_DTYPE, WRONG_VALUES, TIMEOUT)
+
+_HEADLINES = {
+    PASSED: "public checks passed",
+    NOT_ATTEMPTED: "not attempted",
+    ERROR: "raised an exception",
+    WRONG_SHAPE: "wrong shape",
+    WRONG_DTYPE: "wrong dtype",
+    WRONG_VALUES: "wrong values",
+    TIMEOUT: "timed out",
+}
+
+# A few size sets for trials: the first is tiny (sizes of 1 catch many axis mistakes), the others
+# are odd and unequal so that a transposed or mis-broadcast answer cannot pass by accident.
+_TRIAL_SIZES = [
+    dict(n=1, m=3, t=1, d=2, b=1),
+    dict(n=3, m=5, t=7, d=4, b=2),
+    dict(n=7, m=2, t=5, d=3, b=3),
+    dict(n=4, m=9, t=11, d=5, b=1),
+    dict(n=6, m=1, t=3, d=7, b=5),
+]
+
+
+def odd_sizes(trial: int) -> SimpleNamespace:
+    """Sizes for trial ``trial``: ``n``, ``m`` (generic), ``t`` (time), ``d`` (features), ``b`` (batch)."""
+    return SimpleNamespace(**_TRIAL_SIZES[trial % len(_TRIAL_SIZES)])
+
+
+class _TimeLimit(BaseException):
+    """Raised inside a learner's function when it runs too long (a BaseException, so that a bare
+    ``except Exception`` in learner code cannot swallow it)."""
+
+
+@dataclass
+class CheckResult:
+    """The verdict on one exercise: ``status`` is one of :data:`STATUSES`, ``message`` explains it."""
+
+    exercise: str
+    status: str
+    message: str
+
+    @property
+    def passed(self) -> bool:
+        return self.status == PASSED
+
+    @property
+    def headline(self) -> str:
+        return _HEADLINES[self.status]
+
+    def __str__(self) -> str:
+        mark = "[ok]" if self.passed else "[--]" if self.status == NOT_ATTEMPTED else "[x]"
+        text = f"{mark} {self.exercise}: {self.headline}"
+        return text + (f"\n{self.message}" if self.message else "")
+
+
+def _call_with_time_limit(func: Callable, args: tuple, seconds: float):
+    """Call ``func(*args)``; raise :class:`_TimeLimit` after ``seconds``.
+
+    On POSIX in the main thread (a Jupyter cell, a script) an interval timer interrupts the call
+    itself. Elsewhere the call runs in a daemon thread that is abandoned at the limit.
+    """
+    use_signal = (
+        hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
+    )
+    if use_signal:
+        def _alarm(signum, frame):
+            raise _TimeLimit()
+
+        previous = signal.signal(signal.SIGALRM, _alarm)
+        signal.setitimer(signal.ITIMER_REAL, seconds)
+        try:
+            return func(*args)
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, previous)
+    box: dict[str, Any] = {}
+
+    def _run():
+        try:
+            box["value"] = func(*args)
+        except BaseException as err:  # handed back to the caller's thread below
+            box["error"] = err
+
+    worker = threading.Thread(target=_run, daemon=True)
+    worker.start()
+    worker.join(seconds)
+    if worker.is_alive():
+        raise _TimeLimit()
+    if "error" in box:
+        raise box["error"]
+    return box["value"]
+
+
+def _short_traceback(err: BaseException) -> str:
+    """The last few frames of the learner's code (frames of this module are dropped)."""
+    frames = [f for f in traceback.extract_tb(err.__traceback__) if f.filename != __file__]
+    lines = traceback.format_list(frames[-3:])
+    lines += traceback.format_exception_only(type(err), err)
+    return "".join(lines).rstrip()
+
+
+def _as_array(value) -> np.ndarray:
+    """NumPy view of an output (NumPy, TensorFlow, JAX or a Python number)."""
+    if hasattr(value, "numpy") and callable(value.numpy):
+        value = value.numpy()
+    return np.asarray(value)
+
+
+def _kind(dtype: np.dtype) -> str:
+    if np.issubdtype(dtype, np.bool_):
+        return "bool"
+    if np.issubdtype(dtype, np.integer):
+        return "integer"
+    if np.issubdtype(dtype, np.complexfloating):
+        return "complex"
+    if np.issubdtype(dtype, np.floating):
+        return "float"
+    return str(dtype)
+
+
+def _describe_inputs(kwargs: dict) -> str:
+    parts = []
+    for key, value in kwargs.items():
+        arr = np.asarray(value) if isinstance(value, (np.ndarray, list, tuple)) else None
+        if arr is not None and arr.dtype != object:
+            parts.append(f"{key}: shape {arr.shape}")
+        elif isinstance(value, (int, float, np.number)):
+            parts.append(f"{key}={value:g}" if isinstance(value, float) else f"{key}={value}")
+        else:
+            parts.append(f"{key}: {type(value).__name__}")
+    return ", ".join(parts)
+
+
+class Exercise:
+    """One exercise: a reference, a way to make random inputs, a hint and a solution.
+
+    Args:
+        name: the function's name in the notebook.
+        reference: the tested reference implementation; called with the same arguments.
+        make_inputs: ``make_inputs(rng, trial) -> dict`` of arguments for one trial, in the order
+            of the function's parameters (they are passed positionally, so a learner may rename them).
+        hint: one hint, or a list of increasingly specific hints.
+        solution: the solution code, shown by :meth:`solution`.
+        rtol, atol: tolerance for float outputs (loosened automatically for float32 outputs).
+        n_trials: how many random inputs to try.
+        timeout: seconds one call of the learner's function may take.
+        compare: optional ``compare(got, expected) -> str | None`` that replaces the array
+            comparison; it returns a message when ``got`` is wrong.
+        notebook: the notebook the exercise belongs to (for grading reports).
+    """
+
+    def __init__(
+        self,
+        name: str,
+        reference: Callable,
+        make_inputs: Callable[[np.random.Generator, int], dict],
+        hint: str | list[str],
+        solution: str,
+        rtol: float = 1e-6,
+        atol: float = 1e-8,
+        n_trials: int = 4,
+        timeout: float = 10.0,
+        compare: Callable[[Any, Any], str | None] | None = None,
+        notebook: str | None = None,
+    ) -> None:
+        if not callable(reference):
+            raise TypeError(f"reference must be callable; got {type(reference).__name__}.")
+        if not callable(make_inputs):
+            raise TypeError(f"make_inputs must be callable; got {type(make_inputs).__name__}.")
+        if n_trials < 1:
+            raise ValueError(f"n_trials must be >= 1; got {n_trials}.")
+        if timeout <= 0:
+            raise ValueError(f"timeout must be > 0 seconds; got {timeout}.")
+        self.name = name
+        self.reference = reference
+        self.make_inputs = make_inputs
+        self.hints = [hint] if isinstance(hint, str) else list(hint)
+        self._solution = solution.strip("\n")
+        self.rtol, self.atol = rtol, atol
+        self.n_trials = n_trials
+        self.timeout = timeout
+        self.compare = compare
+        self.notebook = notebook
+        self._hints_shown = 0
+
+    def __repr__(self) -> str:
+        return f"Exercise({self.name!r}: .check(fn), .hint(), .solution())"
+
+    @property
+    def reference_name(self) -> str:
+        ref = self.reference
+        return f"{getattr(ref, '__module__', '?')}.{getattr(ref, '__qualname__', repr(ref))}"
+
+    # -- help on request ----------------------------------------------------------------------
+    def hint(self) -> None:
+        """Print the next hint (each call reveals one more, then repeats the last)."""
+        index = min(self._hints_shown, len(self.hints) - 1)
+        self._hints_shown += 1
+        more = f" ({index + 1} of {len(self.hints)})" if len(self.hints) > 1 else ""
+        print(f"Hint{more}: {self.hints[index]}")
+
+    def solution(self) -> None:
+        """Print a solution."""
+        print(f"Solution to {self.name}:\n\n{self._solution}")
+
+    # -- checking -----------------------------------------------------------------------------
+    def run(self, func: Callable | None, seed: int | None = None) -> CheckResult:
+        """Check ``func`` and return the verdict without printing it."""
+        if func is None or func is Ellipsis:
+            return self._result(NOT_ATTEMPTED, f"Define {self.name} in the cell above and run it.")
+        if not callable(func):
+            return self._result(
+                ERROR, f"{self.name} must be a function; got {type(func).__name__}."
+            )
+        seed = secrets.randbits(32) if seed is None else seed
+        rng = np.random.default_rng(seed)
+        for trial in range(self.n_trials):
+            kwargs = self.make_inputs(rng, trial)
+            expected = self.reference(*copy.deepcopy(list(kwargs.values())))
+            where = f"Trial {trial + 1} of {self.n_trials} (seed {seed}), inputs {_describe_inputs(kwargs)}."
+            try:
+                got = _call_with_time_limit(func, tuple(copy.deepcopy(list(kwargs.values()))), self.timeout)
+            except NotImplementedError:
+                return self._result(
+                    NOT_ATTEMPTED, f"Replace the `raise NotImplementedError` in {self.name} with your code."
+                )
+            except _TimeLimit:
+                return self._result(
+                    TIMEOUT,
+                    f"{where}\nThe call did not finish within {self.timeout:g} s: look for a loop that never ends.",
+                )
+            except Exception as err:  # the learner's mistake, reported, not re-raised
+                return self._result(ERROR, f"{where}\n{_short_traceback(err)}")
+            if (got is None or got is Ellipsis) and expected is not None:
+                return self._result(
+                    NOT_ATTEMPTED, f"{self.name} returned {got!r}: did you forget `return`?"
+                )
+            problem = self._compare(got, expected)
+            if problem is not None:
+                status, message = problem
+                return self._result(status, f"{where}\n{message}")
+        return self._result(PASSED, f"{self.n_trials} random trials agree with the reference.")
+
+    def check(self, func: Callable | None) -> Callable:
+        """Check ``func``, print the verdict, and return the function later cells should use."""
+        result = self.run(func)
+        print(result)
+        _log_for_grading(result, self.notebook)
+        if result.passed:
+            return func
+        if result.status != NOT_ATTEMPTED:
+            print("Need help? Call .hint() or .solution() on this exercise.")
+        print(
+            f"The rest of this notebook uses the reference {self.reference_name} "
+            f"so that later cells still run."
+        )
+        return self.reference
+
+    # -- comparison ---------------------------------------------------------------------------
+    def _result(self, status: str, message: str) -> CheckResult:
+        return CheckResult(self.name, status, message)
+
+    def _compare(self, got, expected) -> tuple[str, str] | None:
+        if self.compare is not None:
+            message = self.compare(got, expected)
+            return None if message is None else (WRONG_VALUES, message)
+        if isinstance(expected, (tuple, list)):
+            if not isinstance(got, (tuple, list)) or len(got) != len(expected):
+                count = len(got) if isinstance(got, (tuple, list)) else "1 value"
+                return WRONG_SHAPE, f"Expected {len(expected)} outputs (a tuple); got {count}."
+            for i, (g, e) in enumerate(zip(got, expected)):
+                problem = self._compare_arrays(g, e)
+                if problem is not None:
+                    return problem[0], f"Output {i}: {problem[1]}"
+            return None
+        return self._compare_arrays(got, expected)
+
+    def _compare_arrays(self, got, expected) -> tuple[str, str] | None:
+        exp = _as_array(expected)
+        try:
+            arr = _as_array(got)
+        except Exception:
+            return WRONG_DTYPE, f"Expected an array; got {type(got).__name__}."
+        if arr.dtype == object:
+            return WRONG_DTYPE, f"Expected an array of numbers; got {type(got).__name__} of objects."
+        if arr.shape != exp.shape:
+            hint = ""
+            if arr.shape == exp.shape[::-1] and arr.ndim > 1:
+                hint = " (the axes are reversed: a transpose?)"
+            elif sorted(arr.shape) == sorted(exp.shape):
+                hint = " (same sizes in another order: axes swapped?)"
+            return WRONG_SHAPE, f"Expected shape {exp.shape}; got {arr.shape}{hint}."
+        if _kind(arr.dtype) != _kind(exp.dtype) and not (
+            _kind(exp.dtype) == "float" and _kind(arr.dtype) == "complex"
+        ):
+            return WRONG_DTYPE, f"Expected {_kind(exp.dtype)} values ({exp.dtype}); got {arr.dtype}."
+        if _kind(exp.dtype) in ("bool", "integer"):
+            mismatch = np.argwhere(arr != exp)
+            if mismatch.size:
+                idx = tuple(int(i) for i in mismatch[0])
+                return WRONG_VALUES, (
+                    f"{len(mismatch)} of {exp.size} entries differ; first at index {idx}: "
+                    f"expected {exp[idx]}, got {arr[idx]}."
+                )
+            return None
+        rtol, atol = self.rtol, self.atol
+        if np.float32 in (arr.dtype, exp.dtype) or np.float16 in (arr.dtype, exp.dtype):
+            rtol, atol = max(rtol, 1e-4), max(atol, 1e-5)
+        arr64, exp64 = arr.astype(np.complex128 if arr.dtype.kind == "c" else np.float64), exp.astype(np.float64)
+        if not np.all(np.isfinite(arr64)):
+            idx = tuple(int(i) for i in np.argwhere(~np.isfinite(arr64))[0])
+            return WRONG_VALUES, f"The output contains NaN or inf, first at index {idx}."
+        err = np.abs(arr64 - exp64)
+        bad = err > atol + rtol * np.abs(exp64)
+        if np.any(bad):
+            idx = np.unravel_index(int(np.argmax(np.where(bad, err, -1))), err.shape) if err.ndim else ()
+            idx = tuple(int(i) for i in idx)
+            at = f" at index {idx}" if idx else ""
+            return WRONG_VALUES, (
+                f"Max abs error {float(err[idx]):.3g}{at} (expected {float(exp64[idx]):.6g}, "
+                f"got {complex(arr64[idx]).real:.6g}); {int(bad.sum())} of {exp.size} entries "
+                f"outside tolerance |error| <= {atol:g} + {rtol:g}*|expected|."
+            )
+        return None
+
+
+def _log_for_grading(result: CheckResult, notebook: str | None) -> None:
+    path = os.environ.get(GRADE_LOG_ENV)
+    if not path:
+        return
+    record = {"exercise": result.exercise, "notebook": notebook, "status": result.status,
+              "message": result.message}
+    with open(path, "a", encoding="utf-8") as fh:
+        fh.write(json.dumps(record) + "\n")
