@@ -24,11 +24,41 @@ SIZES: dict[str, dict[str, dict]] = {
         "default": dict(widget_frames=12, matrix_size=8),
         "full": dict(widget_frames=24, matrix_size=8),
     },
+    "03": {  # notebook 03 (nb_*) and `python -m fwcourse reproduce ba2016` (repro_*)
+        "quick": dict(nb_train=3000, nb_steps=150, nb_units=20, widget_pairs=3,
+                      repro_n_train=2000, repro_n_valid=300, repro_n_test=300, repro_num_pairs=4,
+                      repro_data_seed=0, repro_seeds=1, repro_max_steps=40, repro_eval_every=20,
+                      repro_patience=2, repro_batch_size=32, repro_learning_rate=1e-3,
+                      repro_budget_marks=[20, 40]),
+        "default": dict(nb_train=20000, nb_steps=3000, nb_units=20, widget_pairs=4,
+                        repro_n_train=100_000, repro_n_valid=10_000, repro_n_test=20_000,
+                        repro_num_pairs=4, repro_data_seed=0, repro_seeds=1, repro_max_steps=8000,
+                        repro_eval_every=250, repro_patience=12, repro_batch_size=128,
+                        repro_learning_rate=1e-3, repro_budget_marks=[1000, 3000, 8000]),
+        "full": dict(nb_train=100_000, nb_steps=20000, nb_units=20, widget_pairs=4,
+                     repro_n_train=100_000, repro_n_valid=10_000, repro_n_test=20_000,
+                     repro_num_pairs=4, repro_data_seed=0, repro_seeds=3, repro_max_steps=100_000,
+                     repro_eval_every=500, repro_patience=20, repro_batch_size=128,
+                     repro_learning_rate=1e-3, repro_budget_marks=[1000, 10_000, 100_000]),
+    },
+    "04": {  # notebook 04 and `python -m fwcourse train-nextword`
+        "quick": dict(max_tokens=2000, max_train_windows=12000, epochs=2, batch_size=256,
+                      embed_dim=16, units=32, hidden=32, filters=32, kernel_size=3, heads=2,
+                      learning_rate=3e-3, overfit_units=64, overfit_epochs=4),
+        "default": dict(max_tokens=5000, max_train_windows=0, epochs=8, batch_size=64,
+                        embed_dim=64, units=256, hidden=256, filters=128, kernel_size=3, heads=4,
+                        learning_rate=1e-3, overfit_units=512, overfit_epochs=20),
+        "full": dict(max_tokens=10000, max_train_windows=0, epochs=40, batch_size=32,
+                     embed_dim=100, units=1000, hidden=1000, filters=1000, kernel_size=3, heads=4,
+                     learning_rate=1e-3, overfit_units=1000, overfit_epochs=70),
+    },
 }
 
 # Minutes a notebook takes at each scale (a rough guide shown in notebook 00).
 MINUTES: dict[str, dict[str, str]] = {
     "00": {"quick": "< 1", "default": "1", "full": "1"},
+    "03": {"quick": "< 1", "default": "5", "full": "60"},
+    "04": {"quick": "< 1", "default": "10", "full": "300"},
 }
 
 
