@@ -33,10 +33,3 @@ def test_set_scale_and_unknown_notebook(monkeypatch):
     with pytest.raises(ValueError, match="notebook must be one of"):
         config.sizes("99")
     assert "Scale: full" in config.describe("00")
-
-
-def test_quick_is_no_bigger_than_default():
-    for notebook, block in config.SIZES.items():
-        for key, quick in block["quick"].items():
-            if isinstance(quick, (int, float)) and not isinstance(quick, bool):
-                assert quick <= block["default"][key] <= block["full"][key], (notebook, key)
