@@ -10,10 +10,10 @@ STAMP := $(VENV)/.installed
 .PHONY: lab test notebooks
 
 lab: $(STAMP)
-	$(VENV)/bin/jupyter lab notebooks/00_start_here.ipynb
+	$(VENV)/bin/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root) notebooks/00_start_here.ipynb
 
 test: $(STAMP)
-	$(PY) -m pytest -n auto
+	$(PY) -m pytest -n auto --dist loadfile
 
 notebooks: $(STAMP)
 	$(PY) -m fwcourse build-notebooks

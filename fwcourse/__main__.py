@@ -10,6 +10,10 @@ COMMANDS = {
     "grade": ("fwcourse.grade", "execute submitted notebooks and score their exercises"),
     "build-notebooks": ("fwcourse.build_notebooks", "regenerate learner and solution notebooks"),
     "env": ("fwcourse.envinfo", "print the environment report (versions, CPU/GPU, backend)"),
+    "reproduce": ("fwcourse.ba2016", "reproduce a paper's table: ba2016 (fast-weight RNN, associative retrieval)"),
+    "train-nextword": ("fwcourse.nextword", "train a next-word model (lstm|conv1d|fastweights|attention) with held-out scores"),
+    "predict": ("fwcourse.nextword_cli", "type a phrase, get the top-5 next words from a train-nextword model"),
+    "train-lm": ("fwcourse.train_lm", "train the causal transformer LM [--fwl] on a long-document corpus"),
 }
 
 

@@ -1,0 +1,181 @@
+"""Fast Weight Layer costs, as ratios measured in one run (notebook 06, issue 6).
+
+1. Training step time of the transformer LM with an FWL head over the same LM with a plain
+   unembedding, at several T, for a small course-sized model and for one whose body dominates
+   the output head. Written-down prediction: the ratio of forward FLOPs (matmuls and attention;
+   a training step is about 3 forward passes for both models, the FWL's second-order backward
+   included). The FWL head does three unembedding passes (slow forward, the inner backward
+   p·Uᵀ, fast forward) where the base does one, the block twice plus part of its backward, and
+   the chunked attention. Reported: measured ratio / predicted ratio (goal <= 1.2) and, for the
+   body-dominated model at T = 1024, the measured ratio (goal <= 1.3).
+2. Mixed-chunk vs quadratic causal linear attention as T grows (goal: T = 4096 costs <= 5x
+   T = 1024 with chunks, where quadratic costs ~16x), for a fixed chunk length (64) and for the
+   paper's fixed chunk count (16).
+
+    python benchmarks/bench_fwl.py                 # the issue's sizes (use a GPU)
+    python benchmarks/bench_fwl.py --cpu-small     # a reduced run that fits a laptop CPU
+
+Writes the tables to benchmarks/results/fwl.md. Dynamic evaluation's cost over static inference
+is measured by notebook 06 (`fwcourse.lm_compare`: eval tokens/s of both on the same documents).
+"""
+from __future__ import annotations
+
+import argparse
+import platform
+import statistics
+import time
+from pathlib import Path
+
+import numpy as np
+
+RESULTS = Path(__file__).resolve().parent / "results" / "fwl.md"
+
+# name -> (vocab, d_model, n_layers, n_heads, fwl_size)
+MODELS = {
+    "course (d=64, 2 layers, V=5k)": (5000, 64, 2, 4, 64),
+    "body-dominated (d=512, 8 layers, V=8k)": (8192, 512, 8, 8, 256),
+}
+# Chunk length of the FWL's mixed-chunk attention: the paper's 16 chunks at T = 4096. A fixed
+# length (attn_chunks = T / 256) keeps the cost linear in T; far shorter chunks are slower, as
+# the per-chunk [d_k, d_v] memories then dominate (see the G = 16 row of the attention table).
+CHUNK_LEN = 256
+
+
+def chunks_for(T: int) -> int:
+    return max(T // CHUNK_LEN, 1)
+
+
+def forward_flops(T: int, vocab: int, d: int, layers: int, fwl_size: int | None, chunks: int) -> float:
+    """Forward FLOPs (2 per multiply-add) of one sequence of T tokens; FWL head when fwl_size."""
+    body = layers * (24 * T * d * d + 4 * T * T * d)  # qkv + out + MLP(4d); causal scores and AV
+    if fwl_size is None:
+        return body + 2 * T * d * vocab
+    s, h = fwl_size, 4 * fwl_size
+    C = -(-T // chunks)  # chunk length
+    block = 2 * T * (d * h + h * s)  # slow pass (its z1 is reused by the fast pass)
+    block += 2 * T * h * s  # fast pass, second dense layer
+    block += 2 * T * s * h  # inner backward through the second dense layer
+    unembed = 3 * 2 * T * s * vocab  # slow forward, inner backward, fast forward
+    # layer 1: q = k = x [d], v = δ1 [h]; layer 2: q, k [h], v = δ2 [s]
+    inter = 4 if chunks > 1 else 0  # write and read the per-chunk memories (none for one chunk)
+    attention = sum(2 * T * C * (dk + dv) + inter * T * dk * dv for dk, dv in ((d, h), (h, s)))
+    return body + block + unembed + attention
+
+
+def _median_seconds(fn, repeats: int) -> float:
+    fn()  # compile / warm up
+    fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def step_time(spec, T: int, batch: int, fwl: bool, repeats: int) -> float:
+    import keras
+
+    from fwcourse import transformer
+
+    vocab, d, layers, heads, fwl_size = spec
+    keras.backend.clear_session()
+    model = transformer.build_lm(vocab, d, layers, heads, T, fwl_size=fwl_size if fwl else None,
+                                 attn_chunks=chunks_for(T), seed=0)
+    rng = np.random.default_rng(0)
+    tokens = rng.integers(1, vocab, (batch, T)).astype("int32")
+    targets = rng.integers(1, vocab, (batch, T)).astype("int32")
+    weights = np.ones((batch, T), "float32")
+    return _median_seconds(lambda: model.train_on_batch(tokens, targets, sample_weight=weights), repeats)
+
+
+def _compiled(fn):
+    """``fn`` compiled by the Keras backend in use (tf.function or jax.jit), returning NumPy."""
+    import keras
+
+    if keras.backend.backend() == "jax":
+        import jax
+
+        jitted = jax.jit(fn)
+        return lambda: np.asarray(jax.block_until_ready(jitted()))
+    import tensorflow as tf
+
+    jitted = tf.function(fn)
+    return lambda: jitted().numpy()
+
+
+def attention_time(T: int, chunks: int | None, repeats: int) -> float:
+    from keras import ops
+
+    from fwcourse.chunked_attention import mixed_chunk_attention, quadratic_attention
+
+    rng = np.random.default_rng(0)
+    q, k = (ops.convert_to_tensor(rng.standard_normal((2, T, 64)), "float32") for _ in range(2))
+    v = ops.convert_to_tensor(rng.standard_normal((2, T, 256)), "float32")
+    if chunks is None:
+        fn = _compiled(lambda: quadratic_attention(q, k, v, exclusive=True))
+    else:
+        fn = _compiled(lambda: mixed_chunk_attention(q, k, v, chunks, exclusive=True))
+    return _median_seconds(fn, repeats)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cpu-small", action="store_true",
+                        help="T in {256, 1024}, batch 1, 3 repeats (fits a laptop CPU)")
+    parser.add_argument("--lengths", type=int, nargs="+", default=[256, 1024, 4096])
+    parser.add_argument("--batch", type=int, default=4)
+    parser.add_argument("--repeats", type=int, default=10)
+    parser.add_argument("--out", type=Path, default=RESULTS, help=f"where the tables go (default {RESULTS.name})")
+    args = parser.parse_args(argv)
+    if args.cpu_small:
+        args.lengths, args.batch, args.repeats = [256, 1024], 1, 3
+
+    import keras  # after argparse, so that --help is instant
+
+    from fwcourse import transformer
+
+    gpus = transformer.visible_gpus()
+    device = (f"GPU ({len(gpus)}x {getattr(gpus[0], 'device_kind', gpus[0])})" if gpus
+              else f"CPU ({platform.processor() or platform.machine()})")
+    device += f", Keras {keras.__version__} on {keras.backend.backend()}"
+    lines = ["# Fast Weight Layer benchmark\n", f"Device: {device}; batch {args.batch}; "
+             f"median of {args.repeats} steps after 2 warm-up steps; float32 on CPU, the "
+             f"course's mixed-precision policy on a GPU; FWL attn_chunks = T / {CHUNK_LEN}.\n",
+             "## FWL model step time over base\n",
+             "| model | T | base step (ms) | FWL step (ms) | measured ratio | predicted (FLOPs) | measured / predicted |",
+             "|---|---|---|---|---|---|---|"]
+    if gpus:
+        transformer.use_accelerator()
+    for name, spec in MODELS.items():
+        vocab, d, layers, heads, fwl_size = spec
+        for T in args.lengths:
+            chunks = chunks_for(T)
+            base = step_time(spec, T, args.batch, False, args.repeats)
+            fast = step_time(spec, T, args.batch, True, args.repeats)
+            predicted = (forward_flops(T, vocab, d, layers, fwl_size, chunks)
+                         / forward_flops(T, vocab, d, layers, None, chunks))
+            ratio = fast / base
+            lines.append(f"| {name} | {T} | {1e3 * base:.1f} | {1e3 * fast:.1f} | {ratio:.2f} | "
+                         f"{predicted:.2f} | {ratio / predicted:.2f} |")
+            print(lines[-1], flush=True)
+
+    lines += ["\n## Causal linear attention: time(T) / time(first T)\n",
+              "q, k [2, T, 64], v [2, T, 256] (the shapes of the FWL's first layer at d = 64, size = 64).\n",
+              "| method | " + " | ".join(f"T={T}" for T in args.lengths) + " |",
+              "|---|" + "---|" * len(args.lengths)]
+    for label, chunks_of in (("quadratic", lambda T: None), ("mixed chunk, C = 64", lambda T: max(T // 64, 1)),
+                             ("mixed chunk, G = 16", lambda T: 16)):
+        times = [attention_time(T, chunks_of(T), args.repeats) for T in args.lengths]
+        cells = [f"{1e3 * t:.2f} ms ({t / times[0]:.1f}x)" for t in times]
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+        print(lines[-1], flush=True)
+
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text("\n".join(lines) + "\n")
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

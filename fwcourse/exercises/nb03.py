@@ -1,0 +1,85 @@
+"""Exercises of notebook 03 (Ba et al. 2016): the memory update, the inner loop, the attention form."""
+from __future__ import annotations
+
+import numpy as np
+
+from fwcourse import fwrnn
+from fwcourse.check import Exercise, odd_sizes
+
+
+def _rates(rng: np.random.Generator) -> dict:
+    return dict(decay=float(rng.uniform(0.5, 1.0)), fast_lr=float(rng.uniform(0.1, 1.0)))
+
+
+def _memory_inputs(rng: np.random.Generator, trial: int) -> dict:
+    s = odd_sizes(trial)
+    # a non-symmetric A, so that an answer that transposes the old memory is caught
+    return dict(A=rng.standard_normal((s.b, s.d, s.d)), h=rng.standard_normal((s.b, s.d)), **_rates(rng))
+
+
+memory_update = Exercise(
+    name="memory_update",
+    reference=fwrnn.update_memory,
+    make_inputs=_memory_inputs,
+    hint=[
+        "A(t) = λ A(t−1) + η h(t) h(t)ᵀ: decay the old memory, then add the outer product of the new state.",
+        "For a batch, h has shape (B, H): h[:, :, None] * h[:, None, :] is a (B, H, H) stack of outer products.",
+    ],
+    solution='''def memory_update(A, h, decay, fast_lr):
+    return decay * A + fast_lr * h[:, :, None] * h[:, None, :]''',
+    notebook="03",
+)
+
+
+def _inner_inputs(rng: np.random.Generator, trial: int) -> dict:
+    s = odd_sizes(trial)
+    past = rng.standard_normal((s.b, 3, s.d))
+    A = 0.5 * np.einsum("bti,btj->bij", past, past)  # a memory as the network would build it
+    return dict(slow=rng.standard_normal((s.b, s.d)), A=A, inner_steps=1 + trial % 3,
+                gain=1 + 0.2 * rng.standard_normal(s.d), bias=0.1 * rng.standard_normal(s.d))
+
+
+inner_loop = Exercise(
+    name="inner_loop",
+    reference=fwrnn.inner_loop,
+    make_inputs=_inner_inputs,
+    hint=[
+        "Start from h_0 = relu(slow). Then repeat inner_steps times: h = relu(LN(slow + A h)).",
+        "A h for a batch: np.einsum('bij,bj->bi', A, h). LayerNorm: subtract the mean and divide by "
+        "sqrt(var + 1e-5) over axis=-1 (each example's features), then * gain + bias.",
+        "The slow term stays the same in every iteration: only h changes inside the loop.",
+    ],
+    solution='''def inner_loop(slow, A, inner_steps, gain, bias):
+    h = np.maximum(slow, 0)
+    for _ in range(inner_steps):
+        z = slow + np.einsum("bij,bj->bi", A, h)
+        z = (z - z.mean(axis=-1, keepdims=True)) / np.sqrt(z.var(axis=-1, keepdims=True) + 1e-5)
+        h = np.maximum(gain * z + bias, 0)
+    return h''',
+    notebook="03",
+)
+
+
+def _attention_inputs(rng: np.random.Generator, trial: int) -> dict:
+    s = odd_sizes(trial)
+    return dict(h_past=rng.standard_normal((s.t, s.d)), query=rng.standard_normal(s.d), **_rates(rng))
+
+
+attention_read = Exercise(
+    name="attention_read",
+    reference=fwrnn.attention_read,
+    make_inputs=_attention_inputs,
+    hint=[
+        "A(t) h_s = η Σ_τ λ^(t−τ) h(τ) (h(τ)·h_s): a weighted sum of the stored states, no H×H matrix.",
+        "With h_past of shape (t, H), the newest state is the last row and has age 0: "
+        "ages = np.arange(t − 1, −1, −1).",
+    ],
+    solution='''def attention_read(h_past, query, decay, fast_lr):
+    t = h_past.shape[0]
+    ages = np.arange(t - 1, -1, -1)
+    weights = fast_lr * decay ** ages * (h_past @ query)
+    return weights @ h_past''',
+    notebook="03",
+)
+
+EXERCISES = [memory_update, inner_loop, attention_read]

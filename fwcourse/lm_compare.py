@@ -1,0 +1,223 @@
+"""Notebook 06's experiment: base LM, + dynamic evaluation, + Fast Weight Layer, FWL + dynamic evaluation.
+
+For one corpus (``"default"`` or ``"synthetic"``, see :mod:`fwcourse.lm_data`) :func:`compare`
+trains the base transformer LM and the same model with a FWL head (:mod:`fwcourse.transformer`),
+then scores the held-out documents four ways, recording per-token losses so that the paper's
+analyses can be redone: perplexity by position in the document (:func:`by_position`) and on
+repeated vs first-occurrence tokens (:func:`by_repetition`). Costs measured in the same run:
+evaluation tokens per second, training step time and (on a GPU) peak device memory.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import keras
+import numpy as np
+
+from fwcourse import dynamic_eval as dyn
+from fwcourse import lm_data, transformer, validate
+
+METHODS = ("base", "base + dynamic eval", "FWL", "FWL + dynamic eval")
+
+
+@dataclass
+class Evaluation:
+    """Per-token held-out losses (nats) of one method, and what it cost."""
+
+    method: str
+    losses: np.ndarray
+    tokens_per_s: float
+    train_step_s: float
+    peak_memory_mb: float | None
+
+    def perplexity(self, weights: np.ndarray) -> float:
+        return transformer.perplexity(self.losses, weights)
+
+
+@dataclass
+class Comparison:
+    """The four evaluations of one corpus on the same held-out windows."""
+
+    corpus: str
+    windows: lm_data.LMWindows
+    evaluations: dict[str, Evaluation]
+    repeated: np.ndarray
+    dynamic_lr: dict[str, float] = field(default_factory=dict)
+    models: dict[str, keras.Model] = field(default_factory=dict)
+    tokenizer: object = None
+
+    def table(self) -> list[dict]:
+        """One row per method: perplexity, eval tokens/s, train step time, peak memory."""
+        return [
+            {
+                "corpus": self.corpus,
+                "method": e.method,
+                "perplexity": e.perplexity(self.windows.weights),
+                "eval tokens/s": e.tokens_per_s,
+                "train step (ms)": 1e3 * e.train_step_s,
+                "peak memory (MB)": "n/a (no GPU)" if e.peak_memory_mb is None else e.peak_memory_mb,
+            }
+            for e in self.evaluations.values()
+        ]
+
+
+class _StepTimer(keras.callbacks.Callback):
+    """Wall time of each training batch (the first ``skip`` include tracing/compilation)."""
+
+    def __init__(self, skip: int = 2) -> None:
+        super().__init__()
+        self.skip, self.times, self._start = skip, [], 0.0
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self._start = time.perf_counter()
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.times.append(time.perf_counter() - self._start)
+
+    @property
+    def step_s(self) -> float:
+        kept = self.times[self.skip:] or self.times
+        return float(np.median(kept)) if kept else float("nan")
+
+
+def _gpu_peak_reset() -> bool:
+    """Reset the GPU's peak-memory counter; False when there is no GPU (TF backend)."""
+    if keras.backend.backend() != "tensorflow":
+        return False
+    import tensorflow as tf
+
+    if not tf.config.list_physical_devices("GPU"):
+        return False
+    tf.config.experimental.reset_memory_stats("GPU:0")
+    return True
+
+
+def _gpu_peak_mb() -> float:
+    import tensorflow as tf
+
+    return tf.config.experimental.get_memory_info("GPU:0")["peak"] / 2**20
+
+
+def train(corpus: "lm_data.corpus.TokenCorpus", fwl: bool, S, seed: int = 0):
+    """Train the base (``fwl=False``) or FWL model with the sizes ``S`` (``config.sizes("06")``).
+
+    Returns ``(model, history, step_seconds, peak_memory_mb or None)``.
+    """
+    windows = lm_data.lm_windows(corpus.train, S.seq_len)
+    model = transformer.build_lm(
+        corpus.tokenizer.size, S.d_model, S.n_layers, S.n_heads, S.seq_len,
+        fwl_size=S.fwl_size if fwl else None, attn_chunks=S.attn_chunks,
+        learning_rate=S.learning_rate, seed=seed,
+    )
+    on_gpu = _gpu_peak_reset()
+    timer = _StepTimer()
+    history = model.fit(
+        lm_data.lm_dataset(windows, S.batch_size, shuffle=True, seed=seed),
+        epochs=S.epochs, verbose=0, callbacks=[timer], shuffle=False,  # the dataset shuffles
+    )
+    return model, history, timer.step_s, (_gpu_peak_mb() if on_gpu else None)
+
+
+def _timed(fn):
+    fn()  # warm-up: tracing and compilation are not evaluation speed
+    start = time.perf_counter()
+    out = fn()
+    return out, time.perf_counter() - start
+
+
+def evaluate(model, windows: lm_data.LMWindows, dynamic_lr: float | None, S) -> tuple[np.ndarray, float]:
+    """Per-token losses on ``windows`` and tokens/s, statically or with dynamic evaluation."""
+    if dynamic_lr is None:
+        fn = lambda: transformer.token_losses(model, windows.tokens, windows.targets, S.batch_size)  # noqa: E731
+    else:
+        fn = lambda: dyn.dynamic_eval(  # noqa: E731
+            model, windows.tokens, windows.targets, windows.weights, doc=windows.doc,
+            chunk_len=S.dynamic_chunk, learning_rate=dynamic_lr,
+        )
+    losses, seconds = _timed(fn)
+    return losses * (windows.weights > 0), float(windows.weights.sum() / seconds)
+
+
+def tune_dynamic_lr(model, windows: lm_data.LMWindows, S) -> float:
+    """The step size of ``S.dynamic_lrs`` with the lowest validation perplexity."""
+    if len(S.dynamic_lrs) == 1:
+        return float(S.dynamic_lrs[0])
+    best, best_ppl = None, np.inf
+    for lr in S.dynamic_lrs:
+        losses = dyn.dynamic_eval(model, windows.tokens, windows.targets, windows.weights,
+                                  doc=windows.doc, chunk_len=S.dynamic_chunk, learning_rate=lr)
+        ppl = transformer.perplexity(losses, windows.weights)
+        if ppl < best_ppl:
+            best, best_ppl = lr, ppl
+    return float(best)
+
+
+def compare(corpus_name: str, S, seed: int = 0) -> Comparison:
+    """Train base and FWL models on ``corpus_name`` and evaluate the four methods on its test split."""
+    if corpus_name not in lm_data.CORPORA:
+        raise ValueError(f"corpus_name must be one of {', '.join(lm_data.CORPORA)}; got {corpus_name!r}.")
+    corpus = lm_data.load_lm_corpus(corpus_name, max_tokens=S.max_tokens, n_docs=S.n_docs,
+                                    words_per_doc=S.words_per_doc, seed=seed)
+    test = lm_data.lm_windows(corpus.test, S.seq_len)
+    test = test.take(slice(0, S.eval_windows or len(test)))
+    valid = lm_data.lm_windows(corpus.valid, S.seq_len)
+    evaluations, lrs, models = {}, {}, {}
+    for fwl, name in ((False, "base"), (True, "FWL")):
+        model, _, step_s, peak = train(corpus, fwl, S, seed)
+        models[name] = model
+        losses, speed = evaluate(model, test, None, S)
+        evaluations[name] = Evaluation(name, losses, speed, step_s, peak)
+        lrs[name] = tune_dynamic_lr(model, valid.take(slice(0, S.tune_windows)), S)
+        losses, speed = evaluate(model, test, lrs[name], S)
+        label = f"{name} + dynamic eval"
+        evaluations[label] = Evaluation(label, losses, speed, step_s, peak)
+    repeated = lm_data.repeat_mask(test.tokens, test.targets)
+    return Comparison(corpus_name, test, {m: evaluations[m] for m in METHODS}, repeated, lrs,
+                      models, corpus.tokenizer)
+
+
+def fwl_update_sources(model, tokens) -> np.ndarray:
+    """For a trained FWL model and one window ``tokens`` [T]: [T, T] total size of the fast update
+    each earlier token s contributed at position t (both dense layers, see
+    :meth:`fwcourse.fwl.FWLBlock.update_contributions`)."""
+    from fwcourse import fwl
+
+    if getattr(model, "fwl_size", None) is None:
+        raise ValueError("model must be a TransformerLM built with fwl_size (an FWL head).")
+    tokens = validate.array(tokens, "tokens", ndim=1).astype("int32")[None]
+    x = model.body(tokens)
+    mask = None if model.pad_id is None else tokens != model.pad_id
+    labels, weights = fwl.make_labels(keras.ops.convert_to_tensor(tokens), mask=mask)
+    parts = model.head.update_contributions(x, labels, weights)
+    return sum(parts.values())[0]
+
+
+def by_position(comparison: Comparison, n_bins: int = 8) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Perplexity by position in the document: bin edges [n_bins + 1] and {method: [n_bins]}."""
+    n_bins = validate.positive_int(n_bins, "n_bins")
+    w, pos = comparison.windows.weights, comparison.windows.positions
+    edges = np.unique(np.quantile(pos[w > 0], np.linspace(0, 1, n_bins + 1)).astype(int))
+    which = np.clip(np.searchsorted(edges, pos, side="right") - 1, 0, len(edges) - 2)
+    out = {}
+    for method, e in comparison.evaluations.items():
+        ppl = []
+        for b in range(len(edges) - 1):
+            wb = w * (which == b)
+            ppl.append(transformer.perplexity(e.losses, wb) if wb.sum() > 0 else np.nan)
+        out[method] = np.array(ppl)
+    return edges, out
+
+
+def by_repetition(comparison: Comparison) -> list[dict]:
+    """Perplexity on targets already seen in the window (repeated) vs seen for the first time."""
+    w = comparison.windows.weights
+    rows = []
+    for method, e in comparison.evaluations.items():
+        row = {"corpus": comparison.corpus, "method": method}
+        for label, mask in (("repeated", comparison.repeated), ("first occurrence", ~comparison.repeated)):
+            wm = w * mask
+            row[label] = transformer.perplexity(e.losses, wm) if wm.sum() > 0 else np.nan
+        row["share repeated"] = float((w * comparison.repeated).sum() / w.sum())
+        rows.append(row)
+    return rows

@@ -1,0 +1,136 @@
+"""``python -m fwcourse train-lm``: train the causal transformer LM (optionally with a FWL head).
+
+Examples::
+
+    python -m fwcourse train-lm --out runs/base                      # default corpus, CPU or GPU
+    python -m fwcourse train-lm --fwl --corpus synthetic --out runs/fwl
+    python -m fwcourse train-lm --cpu-devices 2 ...                  # try tf.distribute on a laptop
+
+Distribution: with two or more GPUs the model is trained with ``tf.distribute.MirroredStrategy``
+over all of them (``--batch-size`` is the global batch); with one GPU, without a strategy so that
+Keras compiles with XLA; mixed precision is switched on whenever a GPU is present
+(:func:`fwcourse.transformer.use_accelerator`). ``--cpu-devices N`` splits the CPU into N logical
+devices and mirrors over them: the same code path as several GPUs, for testing without any.
+
+The output folder receives ``model.keras``, ``vocab.json`` (the tokenizer's vocabulary) and
+``metrics.json`` (loss history, validation perplexity, replicas, precision policy, timings).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import time
+from pathlib import Path
+
+from fwcourse import lm_data
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m fwcourse train-lm", description=__doc__.split("\n")[0])
+    p.add_argument("--fwl", action="store_true", help="put a Fast Weight Layer head on the body")
+    p.add_argument("--corpus", choices=lm_data.CORPORA, default="default")
+    p.add_argument("--out", default="runs/lm", help="output folder (created)")
+    p.add_argument("--seq-len", type=int, default=128)
+    p.add_argument("--d-model", type=int, default=128)
+    p.add_argument("--layers", type=int, default=2)
+    p.add_argument("--heads", type=int, default=4)
+    p.add_argument("--fwl-size", type=int, default=64)
+    p.add_argument("--attn-chunks", type=int, default=4)
+    p.add_argument("--epochs", type=int, default=5)
+    p.add_argument("--batch-size", type=int, default=16, help="global batch (over all replicas)")
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--max-tokens", type=int, default=5000, help="vocabulary size (default corpus)")
+    p.add_argument("--n-docs", type=int, default=200, help="documents (synthetic corpus)")
+    p.add_argument("--words-per-doc", type=int, default=600, help="words (synthetic corpus)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--cpu-devices", type=int, default=1,
+                   help="split the CPU into this many logical devices and mirror over them")
+    args = p.parse_args(argv)
+    positive = ("seq_len", "d_model", "layers", "heads", "fwl_size", "attn_chunks", "epochs",
+                "batch_size", "max_tokens", "n_docs", "words_per_doc", "cpu_devices")
+    for name in positive:
+        if getattr(args, name) < 1:
+            p.error(f"--{name.replace('_', '-')} must be >= 1; got {getattr(args, name)}.")
+    if not (args.lr > 0 and math.isfinite(args.lr)):
+        p.error(f"--lr must be a positive number; got {args.lr}.")
+    if args.d_model % args.heads:
+        p.error(f"--d-model ({args.d_model}) must be divisible by --heads ({args.heads}).")
+    return args
+
+
+def make_strategy(cpu_devices: int = 1):
+    """MirroredStrategy over all GPUs (2+) or over ``cpu_devices`` logical CPUs (2+), else the
+    default strategy. Must run before TensorFlow initialises its devices."""
+    import tensorflow as tf
+
+    if cpu_devices > 1:
+        cpu = tf.config.list_physical_devices("CPU")[0]
+        tf.config.set_logical_device_configuration(
+            cpu, [tf.config.LogicalDeviceConfiguration() for _ in range(cpu_devices)])
+    gpus = tf.config.list_logical_devices("GPU")
+    if len(gpus) > 1:
+        return tf.distribute.MirroredStrategy()
+    if not gpus and cpu_devices > 1:
+        return tf.distribute.MirroredStrategy([d.name for d in tf.config.list_logical_devices("CPU")])
+    return tf.distribute.get_strategy()
+
+
+def train(args: argparse.Namespace) -> dict:
+    """Train as ``args`` say; write the model, vocabulary and metrics to ``args.out``; return metrics."""
+    strategy = make_strategy(args.cpu_devices)
+    from fwcourse import transformer
+
+    accel = transformer.use_accelerator()
+    data = lm_data.load_lm_corpus(args.corpus, max_tokens=args.max_tokens, n_docs=args.n_docs,
+                                  words_per_doc=args.words_per_doc, seed=args.seed)
+    train_w = lm_data.lm_windows(data.train, args.seq_len)
+    valid_w = lm_data.lm_windows(data.valid, args.seq_len)
+    train_ds = lm_data.lm_dataset(train_w, args.batch_size, shuffle=True, seed=args.seed)
+    valid_ds = lm_data.lm_dataset(valid_w, args.batch_size)
+    with strategy.scope():
+        model = transformer.build_lm(
+            data.tokenizer.size, args.d_model, args.layers, args.heads, args.seq_len,
+            fwl_size=args.fwl_size if args.fwl else None, attn_chunks=args.attn_chunks,
+            learning_rate=args.lr, seed=args.seed)
+    replicas = strategy.num_replicas_in_sync
+    print(f"train-lm: {'FWL' if args.fwl else 'base'} model, {model.count_params():,} parameters, "
+          f"{replicas} replica(s), policy {accel['policy']}, corpus {args.corpus} "
+          f"({len(train_w)} train / {len(valid_w)} valid windows of {args.seq_len} tokens)")
+    start = time.perf_counter()
+    # the dataset shuffles itself (tf.data); Keras cannot shuffle a dataset
+    history = model.fit(train_ds, validation_data=valid_ds, epochs=args.epochs, verbose=2,
+                        shuffle=False)
+    seconds = time.perf_counter() - start
+    start = time.perf_counter()
+    valid_loss = float(model.evaluate(valid_ds, verbose=0))
+    eval_seconds = time.perf_counter() - start
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    model.save(out / "model.keras")
+    (out / "vocab.json").write_text(json.dumps(data.tokenizer.vocabulary), encoding="utf-8")
+    metrics = {
+        "model": "fwl" if args.fwl else "base",
+        "corpus": args.corpus,
+        "parameters": int(model.count_params()),
+        "replicas": int(replicas),
+        "policy": accel["policy"],
+        "loss": [float(x) for x in history.history["loss"]],
+        "val_loss": [float(x) for x in history.history.get("val_loss", [])],
+        "valid_loss": valid_loss,
+        "valid_perplexity": math.exp(valid_loss),
+        "train_seconds": seconds,
+        "train_tokens_per_s": float(train_w.weights.sum()) * args.epochs / seconds,
+        "eval_tokens_per_s": float(valid_w.weights.sum()) / eval_seconds,
+        "args": vars(args),
+    }
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=2), encoding="utf-8")
+    print(f"train-lm: valid perplexity {metrics['valid_perplexity']:.2f}; wrote {out}/model.keras, "
+          "vocab.json, metrics.json")
+    return metrics
+
+
+def main(argv: list[str] | None = None) -> int:
+    train(parse_args(argv))
+    return 0

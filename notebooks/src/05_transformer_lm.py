@@ -1,0 +1,313 @@
+# %% [markdown]
+# # 05 · A causal transformer language model in Keras
+#
+# Notebook 04 predicted the next word from the three words before it. A **language model** reads a
+# whole document and predicts every next token from *everything* before it. In this notebook we
+# build the model that notebook 06 puts a Fast Weight Layer on top of: a small GPT-style causal
+# transformer, written with Keras 3 and `keras.ops`, trained with `model.fit` on a `tf.data`
+# pipeline of long documents.
+#
+# **In this notebook you will**
+# 1. write the **causal mask** and **causal self-attention** yourself and check them;
+# 2. cut long documents into training windows and train the model with `model.fit`;
+# 3. measure it the way language models are measured, with **perplexity**, against a baseline;
+# 4. see that it is causal (the future cannot leak into a prediction), look at its attention
+#    patterns with a widget, and see how the loss depends on the amount of context;
+# 5. learn how the same code uses a GPU (mixed precision, XLA) and several GPUs (`tf.distribute`).
+
+# %%
+# Scale: quick | default | full. Uncomment to override FWCOURSE_SCALE for this notebook.
+# import os; os.environ["FWCOURSE_SCALE"] = "quick"
+from fwcourse import config
+S = config.sizes("05")
+print(config.describe("05"))
+
+# %% [markdown]
+# ## The idea
+#
+# A language model assigns a probability to a document $x_1, \dots, x_T$ one token at a time:
+#
+# $$ p(x_1, \dots, x_T) = \prod_{t} p(x_{t+1} \mid x_1, \dots, x_t). $$
+#
+# A transformer computes all $T$ conditional distributions **in one parallel pass**. The trick
+# that makes this legal is the *causal mask*: position $t$ may only look at positions $s \le t$,
+# so the prediction of $x_{t+1}$ never sees $x_{t+1}$ or anything after it. Training then scores
+# every position of every window at once.
+#
+# ### The model (what `fwcourse.transformer` builds)
+#
+# $$ h^{0}_t = E[x_t] + P[t] \qquad \text{(token and learned position embedding)} $$
+#
+# For each of $L$ **pre-LayerNorm** blocks:
+#
+# $$ h' = h + \mathrm{MHA}(\mathrm{LN}(h)), \qquad h \leftarrow h' + \mathrm{MLP}(\mathrm{LN}(h')), $$
+#
+# and finally $\mathrm{logits}_t = \mathrm{LN}(h^{L}_t)\, U$ (the *unembedding*, one score per
+# vocabulary word). Each attention head computes, with $q_t, k_t, v_t$ linear maps of its input,
+#
+# $$ \mathrm{Attention}(q, k, v)_t = \sum_{s \le t} \frac{\exp(q_t \cdot k_s / \sqrt{d})}
+#    {\sum_{s' \le t} \exp(q_t \cdot k_{s'} / \sqrt{d})}\; v_s . $$
+#
+# The sum over $s \le t$ is implemented by setting the scores of $s > t$ to $-\infty$ before the
+# softmax: that is the causal mask.
+
+# %% [markdown]
+# ### Exercise 1: the causal mask
+#
+# Write `causal_mask(seq_len)` returning a boolean array `mask` of shape `(seq_len, seq_len)` with
+# `mask[t, s] = True` exactly when position `t` may attend to position `s`.
+
+# %%
+import numpy as np
+from fwcourse.exercises import nb05 as ex
+
+def causal_mask(seq_len):
+    ### BEGIN SOLUTION
+    return np.tril(np.ones((seq_len, seq_len), dtype=bool))
+    ### END SOLUTION
+
+causal_mask = ex.causal_mask.check(causal_mask)
+print(np.asarray(causal_mask(5)).astype(int))
+
+# %% [markdown]
+# ### Exercise 2: causal self-attention (one head)
+#
+# Write `causal_attention(q, k, v)` for `q`, `k` of shape `(T, d)` and `v` of shape `(T, n)`,
+# returning the `(T, n)` array of the formula above. Compute all scores with one matrix product,
+# mask, take a numerically stable softmax over the last axis, and mix the values.
+
+# %%
+def causal_attention(q, k, v):
+    ### BEGIN SOLUTION
+    T, d = q.shape
+    scores = q @ k.T / np.sqrt(d)
+    scores = np.where(np.tril(np.ones((T, T), dtype=bool)), scores, -np.inf)
+    scores = scores - scores.max(axis=-1, keepdims=True)
+    weights = np.exp(scores)
+    weights /= weights.sum(axis=-1, keepdims=True)
+    return weights @ v
+    ### END SOLUTION
+
+causal_attention = ex.causal_attention.check(causal_attention)
+
+# %% [markdown]
+# The course's version, `fwcourse.transformer.causal_attention`, is the same computation in
+# `keras.ops`, batched over any leading axes (batch, heads), with the softmax in float32 so that
+# it is safe under mixed precision. `CausalSelfAttention` splits the model width into heads and
+# calls it; `TransformerBlock` and `TransformerLM` assemble the model above.
+
+# %% [markdown]
+# ## Data: long documents cut into windows
+#
+# The default corpus is the Python documentation that ships with Python (no download): one
+# document per topic, split into train / valid / test **by document**. Each document's token stream
+# is cut into windows of `seq_len` inputs; the targets are the same tokens shifted by one. The
+# last window of a document is padded, and padding gets weight 0 in the loss.
+
+# %%
+from fwcourse import lm_data
+
+data = lm_data.load_lm_corpus("default", max_tokens=S.max_tokens)
+train_w = lm_data.lm_windows(data.train, S.seq_len)
+valid_w = lm_data.lm_windows(data.valid, S.seq_len)
+test_w = lm_data.lm_windows(data.test, S.seq_len)
+if S.max_train_windows:  # the quick scale trains on a sample
+    keep = np.random.default_rng(0).permutation(len(train_w))[:S.max_train_windows]
+    train_w = train_w.take(np.sort(keep))
+print(f"vocabulary {data.tokenizer.size} tokens; windows of {S.seq_len}: "
+      f"{len(train_w)} train, {len(valid_w)} valid, {len(test_w)} test")
+print("inputs :", " ".join(data.tokenizer.decode(train_w.tokens[0][:12])))
+print("targets:", " ".join(data.tokenizer.decode(train_w.targets[0][:12])))
+
+# %% [markdown]
+# ## The model
+#
+# `build_lm` builds and compiles it: AdamW, gradient clipping, and as loss the mean cross-entropy
+# over the tokens of weight > 0. `use_accelerator()` switches on mixed precision when a GPU is
+# visible (bfloat16 on recent GPUs, float16 with loss scaling on older ones) and does nothing on a
+# CPU; on a GPU, Keras also compiles the training step with XLA by itself. The code below is the
+# same on a laptop and on a GPU machine.
+
+# %%
+from fwcourse import transformer
+
+print("accelerator:", transformer.use_accelerator())
+model = transformer.build_lm(data.tokenizer.size, S.d_model, S.n_layers, S.n_heads, S.seq_len,
+                             dropout=S.dropout, learning_rate=S.learning_rate, seed=0)
+print(f"{model.count_params():,} parameters: {S.n_layers} block(s) of width {S.d_model}, "
+      f"{S.n_heads} heads")
+
+# %% [markdown]
+# ### Causality, checked
+#
+# Change every token from position 10 on. If the model is causal, the logits at positions 0–9
+# must not move at all, while those from 10 on do.
+
+# %%
+x = test_w.tokens[:2].copy()
+changed = x.copy()
+changed[:, 10:] = np.random.default_rng(1).integers(2, data.tokenizer.size, changed[:, 10:].shape)
+before, after = np.asarray(model(x)), np.asarray(model(changed))
+print("max change at positions < 10 :", np.abs(after[:, :10] - before[:, :10]).max())
+print("max change at positions >= 10:", np.abs(after[:, 10:] - before[:, 10:]).max())
+
+# %% [markdown]
+# ## Training with `model.fit` on `tf.data`
+#
+# `lm_dataset` turns the windows into a shuffled, batched, prefetched `tf.data` pipeline of
+# `(tokens, targets, weights)`; Keras reads the third element as per-token sample weights.
+
+# %%
+import time
+
+train_ds = lm_data.lm_dataset(train_w, S.batch_size, shuffle=True, seed=0)
+valid_ds = lm_data.lm_dataset(valid_w, S.batch_size)
+start = time.perf_counter()
+history = model.fit(train_ds, validation_data=valid_ds, epochs=S.epochs, verbose=2, shuffle=False)
+print(f"trained in {time.perf_counter() - start:.1f} s")
+
+# %% [markdown]
+# The training curve keeps falling; the held-out curve is the one that counts. Our default corpus
+# has only about 50,000 training tokens, so at the larger scales the model soon starts to memorise
+# (the gap between the curves below), which dropout only delays. This is why the windows of a
+# document never straddle the split: held-out documents are genuinely unseen text.
+#
+# ## Perplexity
+#
+# Perplexity is the exponential of the average per-token loss (in nats):
+#
+# $$ \mathrm{PPL} = \exp\Big(\frac{\sum_{t} w_t\, \big(-\log p(x_{t+1} \mid x_{\le t})\big)}{\sum_t w_t}\Big). $$
+#
+# A model that spreads its probability evenly over $k$ words has perplexity $k$: perplexity is
+# "how many words the model is hesitating between".
+#
+# ### Exercise 3: perplexity from per-token losses
+#
+# Write `perplexity(losses, weights)` for arrays of the same shape (weights 0 for padding),
+# returning one number.
+
+# %%
+def perplexity(losses, weights):
+    ### BEGIN SOLUTION
+    return float(np.exp(np.sum(weights * losses) / np.sum(weights)))
+    ### END SOLUTION
+
+perplexity = ex.perplexity.check(perplexity)
+
+# %% [markdown]
+# Now score the held-out test documents, and compare with two baselines computed from the
+# training tokens: the uniform model (perplexity = vocabulary size) and the **unigram** model,
+# which predicts every token with its training frequency and ignores the context.
+
+# %%
+test_losses = transformer.token_losses(model, test_w.tokens, test_w.targets)
+counts = np.bincount(np.concatenate(data.train), minlength=data.tokenizer.size) + 1.0  # add-one
+unigram_losses = -np.log(counts / counts.sum())[test_w.targets]
+print(f"test perplexity  uniform {data.tokenizer.size}   "
+      f"unigram {perplexity(unigram_losses, test_w.weights):.1f}   "
+      f"transformer {perplexity(test_losses, test_w.weights):.1f}")
+
+# %%
+import matplotlib.pyplot as plt
+
+fig, ax = plt.subplots(figsize=(6, 3.2))
+epochs = np.arange(1, len(history.history["loss"]) + 1)
+ax.plot(epochs, np.exp(history.history["loss"]), "o-", label="train")
+ax.plot(epochs, np.exp(history.history["val_loss"]), "s-", label="valid (held-out documents)")
+ax.set_xlabel("epoch"); ax.set_ylabel("perplexity"); ax.set_yscale("log"); ax.legend()
+ax.set_title("Training the causal transformer")
+plt.show()
+
+# %% [markdown]
+# ## How much does context help? Loss by position in the window
+#
+# Position $t$ of a window is predicted from $t + 1$ tokens. Averaging the test loss over all
+# windows at each position shows how the model uses context: at position 0 it knows a single
+# word, later it has the whole preceding text. (Notebook 06 asks the same question of fast weights,
+# whose gains Clark et al. report to grow with document length.)
+
+# %%
+w = test_w.weights
+by_pos = (test_losses * w).sum(0) / np.maximum(w.sum(0), 1)
+uni_pos = (unigram_losses * w).sum(0) / np.maximum(w.sum(0), 1)
+fig, ax = plt.subplots(figsize=(6, 3.2))
+ax.plot(np.exp(by_pos), label="transformer")
+ax.plot(np.exp(uni_pos), label="unigram (no context)", alpha=0.7)
+ax.set_xlabel("position in the window (tokens of context - 1)"); ax.set_ylabel("perplexity")
+ax.set_yscale("log"); ax.legend(); ax.set_title("Test perplexity by position")
+plt.show()
+print(f"first 4 positions: {np.exp(by_pos[:4].mean()):.1f}   last quarter: "
+      f"{np.exp(by_pos[3 * S.seq_len // 4:].mean()):.1f}")
+
+# %% [markdown]
+# ## Widget: where does each head look?
+#
+# Pick a head with the slider. Row $t$ is the distribution position $t$ spreads over the
+# positions $s \le t$ it may see (each row sums to 1; above the diagonal is exactly 0: the mask).
+# In a small model trained briefly, expect mostly "look at myself / the previous word" patterns;
+# bigger models trained longer develop heads that find earlier occurrences of the current word.
+
+# %%
+from fwcourse import viz
+
+n = S.widget_len
+sample = test_w.tokens[:1, :n]
+words = data.tokenizer.decode(sample[0])
+maps = model.attention_maps(sample)[:, 0]          # [layers, heads, n, n]
+heads = maps.reshape(-1, n, n)
+
+def draw(i):
+    layer, head = divmod(i, S.n_heads)
+    fig, ax = plt.subplots(figsize=(5.2, 4.6))
+    image = ax.imshow(heads[i], cmap="viridis", vmin=0, vmax=1)
+    ax.set_xticks(range(n), words, rotation=90, fontsize=7)
+    ax.set_yticks(range(n), words, fontsize=7)
+    ax.set_xlabel("attends to position s"); ax.set_ylabel("position t")
+    ax.set_title(f"layer {layer + 1}, head {head + 1}")
+    fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
+    fig.tight_layout()
+    return fig
+
+viz.frame_player(draw, len(heads), description="head")
+
+# %% [markdown]
+# ## Scaling out: GPUs and several of them
+#
+# Nothing in the model is CPU-specific:
+#
+# * **mixed precision**: `transformer.use_accelerator()` sets the Keras dtype policy when a GPU is
+#   visible; the layers take their softmax and the logits in float32, so the loss stays accurate;
+# * **XLA**: Keras compiles `fit` with XLA on a GPU by itself (`jit_compile="auto"`);
+# * **several GPUs**: the command line trainer wraps model building in
+#   `tf.distribute.MirroredStrategy` when more than one GPU is present (the batch is split
+#   between them and the gradients are summed). You can try the same code path on a laptop by
+#   splitting the CPU into two logical devices:
+#
+# ```
+# python -m fwcourse train-lm --corpus default --out runs/base                 # this notebook's model
+# python -m fwcourse train-lm --cpu-devices 2 --epochs 1 --out runs/mirrored   # 2 replicas on a CPU
+# python -m fwcourse train-lm --fwl --corpus synthetic --out runs/fwl          # notebook 06's model
+# ```
+
+# %% [markdown]
+# ## Summary
+#
+# * A causal transformer predicts every next token of a window in one pass; the **causal mask**
+#   (scores of future positions set to $-\infty$) is what makes that legal, and we checked it: the
+#   logits before a change do not move.
+# * Pre-LayerNorm blocks, token + position embeddings and an unembedding are all the model is.
+# * **Perplexity** $=\exp(\text{mean token loss})$; a useful model must beat the unigram baseline,
+#   and it does so most where it has context to use.
+# * The same Keras code trains on a CPU, on a GPU with mixed precision and XLA, and on several
+#   devices with `tf.distribute`.
+#
+# Next, notebook 06 adds a **Fast Weight Layer** on top of this model: a head whose weights take a
+# gradient step on the tokens already seen, at every position, in parallel.
+#
+# ## References
+# * A. Vaswani et al. (2017), *Attention is all you need*, NeurIPS (scaled dot-product attention,
+#   eq. 1).
+# * A. Radford et al. (2019), *Language models are unsupervised multitask learners* (the
+#   decoder-only, pre-LayerNorm language model).
+# * K. Clark, K. Guu, M.-W. Chang, P. Pasupat, G. Hinton, M. Norouzi (2022), *Meta-learning fast
+#   weight language models*, EMNLP (the model notebook 06 builds on this one).

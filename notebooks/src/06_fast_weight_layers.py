@@ -1,0 +1,378 @@
+# %% [markdown]
+# # 06 · Fast Weight Layers: a gradient step on the past, as linear attention (Clark et al., 2022)
+#
+# *Dynamic evaluation* (Krause et al. 2018) improves a language model at test time by taking
+# gradient steps on the part of the document it has already read. It works, but it is slow and
+# sequential. Clark, Guu, Chang, Pasupat, Hinton & Norouzi (EMNLP 2022) noticed that for a few
+# layers at the top of the network the same kind of update can be computed **for every position
+# at once**, because a dense layer's gradient is a sum of outer products, and outer products are
+# fast weights: the update is linear attention. They call the result a *Fast Weight Layer* (FWL).
+#
+# **In this notebook you will**
+# 1. show that the gradient one token gives a dense layer is an outer product (exercise 1);
+# 2. turn "one SGD step on the tokens before $t$" into causal linear attention (exercise 2);
+# 3. compute that attention in linear time with mixed-chunk attention (exercise 3);
+# 4. use `fwcourse.fwl.FWLBlock` and check it against its definition;
+# 5. train a transformer LM with and without an FWL head and compare four methods on held-out
+#    long documents: base, base + dynamic evaluation, FWL, FWL + dynamic evaluation, with their
+#    costs, by position in the document and on repeated vs first-occurrence tokens;
+# 6. pick a predicted token and see which earlier tokens its fast update drew from.
+
+# %%
+# Scale: quick | default | full. Uncomment to override FWCOURSE_SCALE for this notebook.
+# import os; os.environ["FWCOURSE_SCALE"] = "quick"
+from fwcourse import config
+S = config.sizes("06")
+print(config.describe("06"))
+
+# %%
+import time
+
+import matplotlib.pyplot as plt
+import numpy as np
+import tensorflow as tf
+from keras import ops
+
+from fwcourse import chunked_attention as ca
+from fwcourse import fwl, lm_compare, viz
+from fwcourse.exercises import nb06 as ex
+
+rng = np.random.default_rng(0)
+
+# %% [markdown]
+# ## The idea
+#
+# Dynamic evaluation, for a document read left to right: score the next chunk with the current
+# weights $\theta$, then take a gradient step on that chunk's loss, and go on. Clark et al. list
+# its drawbacks (paraphrased): it costs more than 3× the compute of normal inference (their
+# words: "over 3x"), it is sequential, it needs a copy of the weights per document, and it cannot
+# be used while training, so the model never learns to profit from the updates.
+#
+# A Fast Weight Layer computes, **for every position $t$ in parallel**, the output of a small
+# block $f$ (a few layers on top of the transformer body) after **one gradient step on the loss
+# of the tokens before $t$**, taken at the slow weights:
+#
+# $$ \text{logits}_t = f\big(x_t;\ \theta - \eta \odot \nabla_\theta L_{<t}\big), \qquad
+#    L_{<t} = \sum_{s<t} c_s\, \mathrm{CE}\big(f(x_s;\theta),\, y_s\big). $$
+#
+# It is used during training too: the step sizes $\eta$ are learned, and training
+# differentiates through the inner gradient, so the slow weights learn to make the updates useful.
+
+# %% [markdown]
+# ## 1. One token's gradient is an outer product
+#
+# A dense layer computes $z_s = x_s W$ for every token $s$ ($x_s \in \mathbb{R}^{1\times d}$,
+# $W \in \mathbb{R}^{d\times m}$). With $\delta_s = \partial L / \partial z_s$ (the upstream
+# gradient, a row of size $m$), the chain rule gives
+#
+# $$ \frac{\partial L}{\partial W} = \sum_s x_s^\top \delta_s , $$
+#
+# a sum of **rank-one** matrices, one per token: exactly the FROM/TO outer-product writes of
+# notebook 01, with key $x_s$ and value $\delta_s$.
+#
+# ### Exercise 1
+# Write `per_token_kernel_gradients(x, delta)` returning the array $G$ of shape `(T, d, m)` with
+# $G[s] = x_s^\top \delta_s$.
+
+# %%
+def per_token_kernel_gradients(x, delta):
+    ### BEGIN SOLUTION
+    return x[:, :, None] * delta[:, None, :]
+    ### END SOLUTION
+
+per_token_kernel_gradients = ex.per_token_kernel_gradients.check(per_token_kernel_gradients)
+
+# %% [markdown]
+# Check against autodiff: the per-token gradients sum to what `tf.GradientTape` gives for $W$.
+
+# %%
+x = rng.standard_normal((6, 3))
+W = tf.Variable(rng.standard_normal((3, 4)))
+target = rng.standard_normal((6, 4))
+with tf.GradientTape(persistent=True) as tape:
+    z = tf.constant(x) @ W
+    loss = tf.reduce_sum(tf.tanh(z) * target)
+delta = tape.gradient(loss, z).numpy()
+G = per_token_kernel_gradients(x, delta)
+print("max |Σ_s G[s] - autodiff dL/dW| =", np.abs(G.sum(0) - tape.gradient(loss, W).numpy()).max())
+print("ranks of the per-token gradients:", [int(np.linalg.matrix_rank(g)) for g in G])
+
+# %% [markdown]
+# ## 2. A gradient step on the past is linear attention
+#
+# Position $t$ uses the weights after one step on the tokens before it,
+# $W_t = W - \eta \sum_{s<t} x_s^\top \delta_s$. Applied to the query $x_t$:
+#
+# $$ x_t W_t = x_t W - \eta \sum_{s<t} (x_t \cdot x_s)\, \delta_s , $$
+#
+# **causal, un-normalised linear attention** with query $x_t$, key $x_s$ and value $\delta_s$,
+# over strictly earlier positions. No $W_t$ is ever formed: one $T\times T$ score matrix (or the
+# chunked form below) serves all positions. A bias update is the exclusive cumulative sum
+# $b - \eta \sum_{s<t}\delta_s$.
+#
+# ### Exercise 2
+# Write `fast_dense(W, x, delta, lr)` returning all $x_t W_t$, shape `(T, m)`, without a loop
+# over $t$.
+
+# %%
+def fast_dense(W, x, delta, lr):
+    ### BEGIN SOLUTION
+    scores = np.tril(x @ x.T, k=-1)          # x_t·x_s for s < t
+    return x @ W - lr * scores @ delta
+    ### END SOLUTION
+
+fast_dense = ex.fast_dense.check(fast_dense)
+
+# %% [markdown]
+# The same numbers by the definition: build $W_t$ explicitly for each $t$.
+
+# %%
+W0, lr = rng.standard_normal((3, 4)), 0.3
+fast = fast_dense(W0, x, delta, lr)
+explicit = np.stack([x[t] @ (W0 - lr * G[:t].sum(0)) for t in range(len(x))])
+print("max |attention form - explicit weights| =", np.abs(fast - explicit).max())
+
+# %% [markdown]
+# ## 3. Mixed-chunk attention: linear in $T$
+#
+# The score matrix costs $O(T^2)$. Because there is no softmax, the sum over $s<t$ can be split
+# anywhere (FLASH, Hua et al. 2022): cut the sequence into $G$ chunks of $C = T/G$ positions;
+# inside a chunk use the masked quadratic form; across chunks carry the **fast-weight matrix**
+# $M_g = \sum_{s \in \text{chunk } g} k_s^\top v_s$ and let chunk $g$ read
+# $\sum_{g'<g} M_{g'}$:
+#
+# $$ y_t = \underbrace{\sum_{s<t,\ s \in g(t)} (q_t\cdot k_s)\, v_s}_{\text{within the chunk}}
+#    + q_t \underbrace{\sum_{g' < g(t)} M_{g'}}_{\text{earlier chunks}} . $$
+#
+# Cost $O(T C d + G d_k d_v)$: for a fixed chunk length, linear in $T$.
+#
+# ### Exercise 3
+# Write `chunked_attention(q, k, v, chunks)` for `q`, `k` of shape `(T, d)`, `v` of shape
+# `(T, m)` and `chunks` dividing `T`, returning $y_t = \sum_{s<t}(q_t\cdot k_s)\,v_s$.
+
+# %%
+def chunked_attention(q, k, v, chunks):
+    ### BEGIN SOLUTION
+    T = q.shape[0]
+    qc, kc, vc = (a.reshape(chunks, T // chunks, a.shape[-1]) for a in (q, k, v))
+    intra = np.tril(qc @ kc.transpose(0, 2, 1), k=-1) @ vc
+    memory = kc.transpose(0, 2, 1) @ vc                # (chunks, d, m)
+    earlier = np.cumsum(memory, axis=0) - memory       # chunks before g
+    return (intra + qc @ earlier).reshape(T, v.shape[-1])
+    ### END SOLUTION
+
+chunked_attention = ex.chunked_attention.check(chunked_attention)
+
+# %% [markdown]
+# The package version, `fwcourse.chunked_attention.mixed_chunk_attention`, is batched, runs on
+# TensorFlow and JAX, and pads $T$ when the chunk count does not divide it. Time it against the
+# quadratic form as $T$ grows, at a fixed chunk length of 64 (timings on this machine, one run
+# each after a warm-up call: a rough picture, see `benchmarks/bench_fwl.py` for the careful one).
+
+# %%
+def seconds(fn, repeats=3):
+    fn()
+    start = time.perf_counter()
+    for _ in range(repeats):
+        fn()
+    return (time.perf_counter() - start) / repeats
+
+d_head = 32
+timings = {"quadratic": [], "mixed chunk (C = 64)": []}
+for T in S.scaling_lengths:
+    q, k, v = (tf.constant(rng.standard_normal((2, T, d_head)), tf.float32) for _ in range(3))
+    timings["quadratic"].append(seconds(lambda: ca.quadratic_attention(q, k, v, exclusive=True)))
+    timings["mixed chunk (C = 64)"].append(
+        seconds(lambda: ca.mixed_chunk_attention(q, k, v, T // 64, exclusive=True)))
+
+fig, ax = plt.subplots(figsize=(5, 3.5))
+for label, ts in timings.items():
+    ax.loglog(S.scaling_lengths, 1e3 * np.array(ts), "o-", label=label)
+ax.set_xlabel("sequence length T")
+ax.set_ylabel("ms per call")
+ax.legend()
+ax.set_title("causal linear attention")
+plt.show()
+for label, ts in timings.items():
+    print(f"{label:>22}: time(T={S.scaling_lengths[-1]}) / time(T={S.scaling_lengths[0]}) = "
+          f"{ts[-1] / ts[0]:.1f}  (T grew {S.scaling_lengths[-1] // S.scaling_lengths[0]}x)")
+
+# %% [markdown]
+# ## 4. The Fast Weight Layer block
+#
+# The block of the paper: Dense($d \to 4\cdot$size) → squared ReLU → Dense($4\cdot$size $\to$
+# size) → LayerNorm → unembedding Dense(size $\to V$). Kernels, biases and the LayerNorm scale
+# and offset are fast-updated, each with its own learned step size (initialised to 0.01); the
+# unembedding is not. `FWLBlock` computes:
+#
+# 1. the slow pass and the softmax cross-entropy of every position, weighted by
+#    $c_s = w_s / N$;
+# 2. the per-token gradients $\delta$ at every fast-updated layer, by a hand-written backward pass
+#    (so it runs on any Keras backend, and training can differentiate through it);
+# 3. the fast pass: each dense layer adds $-\eta\sum_{s<t}(q_t\cdot k_s)\,\delta_s$ by mixed-chunk
+#    attention, with the query from the fast pass and the key from the slow pass.
+#
+# Its inner-loss normaliser $N$ is the weight of the sequence itself (`loss_normalization=
+# "sequence"`), so a sequence's output never depends on the others in its batch; the original
+# code divided by the weight of the whole batch (`"batch"` reproduces that).
+#
+# Check the definition at one position: take an explicit SGD step with `tf.GradientTape` on the
+# loss of the positions before $t$ and run the slow block with the stepped weights.
+
+# %%
+B, T, d, V, size = 2, 9, 5, 11, 3
+x = rng.standard_normal((B, T, d))
+tokens = rng.integers(0, V, (B, T))
+labels, weights = (ops.convert_to_numpy(a) for a in fwl.make_labels(tokens))
+block = fwl.FWLBlock(size, V, attn_chunks=2, step_size_init=0.5, dtype="float64")
+logits = ops.convert_to_numpy(block(x, labels, weights))   # T = 9 is not a multiple of 2: padded
+
+def slow_block(p, x):
+    a = tf.nn.relu(x @ p["kernel1"] + p["bias1"]) ** 2
+    z = a @ p["kernel2"] + p["bias2"]
+    mu, var = tf.nn.moments(z, axes=[-1], keepdims=True)
+    h = (z - mu) / tf.sqrt(var + block.epsilon) * p["ln_scale"] + p["ln_offset"]
+    return h @ p["out_kernel"] + p["out_bias"]
+
+params = {n: tf.convert_to_tensor(getattr(block, n)) for n in
+          (*fwl.FAST_PARAMS, "out_kernel", "out_bias")}
+i, t = 1, 6
+fast = [params[n] for n in fwl.FAST_PARAMS]
+with tf.GradientTape() as tape:
+    tape.watch(fast)
+    p = dict(params, **dict(zip(fwl.FAST_PARAMS, fast)))
+    ce = tf.nn.sparse_softmax_cross_entropy_with_logits(labels[i, :t], slow_block(p, x[i, :t]))
+    inner_loss = tf.reduce_sum(weights[i, :t] / weights[i].sum() * ce)
+grads = tape.gradient(inner_loss, fast)
+stepped = {n: params[n] - block.step_sizes[n].numpy() * g for n, g in zip(fwl.FAST_PARAMS, grads)}
+by_definition = slow_block(dict(params, **stepped), x[i, t:t + 1]).numpy()[0]
+print(f"position {t}: max |FWLBlock - slow block after an explicit SGD step| =",
+      np.abs(logits[i, t] - by_definition).max())
+print("position 0: max |FWLBlock - slow block| =",
+      np.abs(logits[:, 0] - slow_block(params, x[:, 0]).numpy()).max())
+
+# %% [markdown]
+# `tests/test_fwl.py` checks this for every sequence and position, several shapes, both
+# normalisations and chunk counts that do not divide $T$; that gradients reach every step size
+# and agree with nested autodiff; causality; batch independence; the JAX backend; saving and
+# loading.
+#
+# ## 5. The experiment: four methods on held-out long documents
+#
+# `fwcourse.lm_compare.compare` trains the transformer LM of notebook 05 twice, with a plain
+# unembedding ("base") and with an `FWLBlock` head ("FWL"), for the same number of epochs, and
+# scores the test documents four ways. Dynamic evaluation takes one SGD step per chunk of
+# `S.dynamic_chunk` tokens already seen (its step size picked on validation documents), and
+# keeps adapting across the windows of a document. Two corpora:
+#
+# * **synthetic**: generated documents, each about a few made-up people and places whose names
+#   are rare in the corpus but recur throughout the document (where fast weights should shine);
+# * **default**: the course's offline corpus of real English prose (Python documentation topics).
+#
+# Costs, measured in this run on this machine: evaluation tokens per second, the median
+# training step time, and peak GPU memory (only when a GPU is present).
+
+# %%
+results = {name: lm_compare.compare(name, S) for name in S.corpora}
+
+def show_table(rows, columns):
+    print(" | ".join(f"{c:>18}" for c in columns))
+    for row in rows:
+        cells = [row[c] for c in columns]
+        print(" | ".join(f"{v:>18.4g}" if isinstance(v, float) else f"{str(v):>18}" for v in cells))
+
+show_table([r for c in results.values() for r in c.table()],
+           ["corpus", "method", "perplexity", "eval tokens/s", "train step (ms)", "peak memory (MB)"])
+for name, c in results.items():
+    speed = {m: e.tokens_per_s for m, e in c.evaluations.items()}
+    print(f"{name}: dynamic evaluation takes {speed['base'] / speed['base + dynamic eval']:.1f}x "
+          f"the base model's evaluation time, the FWL {speed['base'] / speed['FWL']:.1f}x "
+          f"(Clark et al.: dynamic evaluation costs \"over 3x\"); dynamic-evaluation step sizes "
+          f"chosen on validation: {c.dynamic_lr}")
+
+# %% [markdown]
+# Read the table against the claims: FWL should lower perplexity (most on the synthetic corpus,
+# with its recurring rare names), at a training step somewhat slower than the base model and
+# evaluation much faster than dynamic evaluation. At the quick scale the models train for
+# seconds, and the FWL has not yet learned to use its updates: run the default scale for the
+# real comparison. Whatever the numbers above say is what this run found. Two cautions on cost:
+# dynamic evaluation here reads one window at a time (its weights are per document), while the
+# static models score a batch of windows per call, so part of its slowdown is lost batching,
+# which is one of the drawbacks the paper names; and on a CPU small models' step times are
+# dominated by memory traffic rather than FLOPs (`benchmarks/bench_fwl.py` compares both).
+#
+# ### Perplexity by position in the document, and on repeated tokens
+#
+# Clark et al. report the largest gains late in long documents and on tokens that already
+# appeared. Both are measured below on the same per-token losses.
+
+# %%
+fig, axes = plt.subplots(1, len(results), figsize=(5.5 * len(results), 3.5), squeeze=False)
+for ax, (name, c) in zip(axes[0], results.items()):
+    edges, ppl = lm_compare.by_position(c, n_bins=6)
+    centres = (edges[:-1] + edges[1:]) / 2
+    for method, values in ppl.items():
+        ax.plot(centres, values, "o-", label=method)
+    ax.set_xlabel("position of the predicted token in its document")
+    ax.set_ylabel("perplexity")
+    ax.set_title(name)
+axes[0, 0].legend(fontsize=8)
+plt.tight_layout()
+plt.show()
+
+show_table([r for c in results.values() for r in lm_compare.by_repetition(c)],
+           ["corpus", "method", "repeated", "first occurrence", "share repeated"])
+
+# %% [markdown]
+# ## 6. Where did a prediction's fast update come from?
+#
+# For a held-out window of the synthetic corpus, pick the predicted position $t$ with the slider.
+# The bars show, for every earlier token $s$, the size of its term
+# $|\eta|\,|q_t\cdot k_s|\,\lVert\delta_s\rVert$ in the FWL's attention sums (both dense layers):
+# which tokens the fast weights used at $t$ drew from. Look at the positions where a name is
+# predicted: do the bars pick out the earlier mentions of that name?
+
+# %%
+demo = results[S.corpora[0]]
+fwl_model, tok = demo.models["FWL"], demo.tokenizer
+window = demo.windows.tokens[0][: S.demo_len]
+targets = demo.windows.targets[0][: S.demo_len]
+sources = lm_compare.fwl_update_sources(fwl_model, window)
+words = tok.decode(window)
+
+def draw(t):
+    t = t + 1  # position 0 has no earlier tokens
+    fig, ax = plt.subplots(figsize=(9, 2.8))
+    ax.bar(np.arange(t), sources[t, :t], color="tab:blue")
+    ax.set_xticks(np.arange(t), words[:t], rotation=60, fontsize=8)
+    ax.set_xlim(-0.5, len(window) - 0.5)
+    ax.set_ylim(0, sources.max() * 1.05 + 1e-12)
+    ax.set_title(f"reading '{words[t]}', predicting '{tok.decode([targets[t]])[0]}': "
+                 f"contributions of the earlier tokens to its fast update", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+viz.frame_player(draw, len(window) - 1, description="t - 1")
+
+# %% [markdown]
+# ## Summary
+#
+# * One token's gradient for a dense layer is the outer product $x_s^\top\delta_s$; so the
+#   weights after a gradient step on the past, applied to $x_t$, are
+#   $x_tW - \eta\sum_{s<t}(x_t\cdot x_s)\,\delta_s$: causal linear attention.
+# * Without a softmax the attention splits exactly into chunks: mixed-chunk attention computes it
+#   in time linear in $T$.
+# * An FWL computes "the block after one SGD step on the tokens before $t$" for every $t$ in one
+#   parallel pass, is trained end to end (learned step sizes, gradients through the inner
+#   gradient), and here is compared with dynamic evaluation on the same held-out documents.
+#
+# ## References
+#
+# * K. Clark, K. Guu, M.-W. Chang, P. Pasupat, G. Hinton, M. Norouzi. *Meta-Learning Fast Weight
+#   Language Models.* EMNLP 2022.
+# * B. Krause, E. Kahembwe, I. Murray, S. Renals. *Dynamic Evaluation of Neural Sequence Models.*
+#   ICML 2018; and *Dynamic Evaluation of Transformer Language Models*, arXiv:1904.08378 (2019).
+# * W. Hua, Z. Dai, H. Liu, Q. Le. *Transformer Quality in Linear Time* (FLASH, mixed chunk
+#   attention). ICML 2022.
+# * I. Schlag, K. Irie, J. Schmidhuber. *Linear Transformers Are Secretly Fast Weight
+#   Programmers.* ICML 2021.

@@ -1,0 +1,95 @@
+"""The Ba et al. (2016) reproduction command, on tiny settings in a temporary folder."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+pytest.importorskip("keras")
+
+from fwcourse import ba2016, retrieval  # noqa: E402
+from fwcourse.__main__ import main as fwcourse_main  # noqa: E402
+
+FIELDS = {"model", "R", "seed", "test_error", "steps", "seconds", "curve", "settings", "machine"}
+
+
+def test_command_writes_resumable_results(tmp_path, capsys):
+    args = ["reproduce", "ba2016", "--out", str(tmp_path), "--sizes", "3", "--max-steps", "6"]
+    assert fwcourse_main(args + ["--models", "rnn,fastweights"]) == 0
+    records = json.loads((tmp_path / "ba2016_results.json").read_text())
+    assert isinstance(records, list) and [r["model"] for r in records] == ["rnn", "fastweights"]
+    for r in records:
+        assert FIELDS <= set(r)
+        assert r["R"] == 3 and r["seed"] == 0 and r["steps"] == 6 and 0 <= r["test_error"] <= 1
+        assert r["curve"] == [[6, r["valid_error"]]]
+    md = (tmp_path / "ba2016_results.md").read_text()
+    assert "| Fast weights | " in md and "as reported, quoted" in md and "Machine:" in md
+    # a second call skips what is written and adds only the missing run
+    assert fwcourse_main(args + ["--models", "rnn,fastweights,rnn_ln"]) == 0
+    again = json.loads((tmp_path / "ba2016_results.json").read_text())
+    assert [r["model"] for r in again] == ["rnn", "fastweights", "rnn_ln"]
+    assert again[:2] == records
+    assert "rnn_ln" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("model", ba2016.MODELS)
+def test_models_map_sequences_to_ten_digit_logits(model):
+    net = ba2016.build_model(model, 4, embed_dim=5, hidden=6)
+    out = np.asarray(net(retrieval.sample(3, 2, rng=0).x))
+    assert out.shape == (3, retrieval.NUM_CLASSES)
+    layer = net.layers[1]
+    if model == "rnn_ln":
+        assert layer.fast_lr == 0.0 and layer.cell.state_size == [4]
+    if model == "fastweights":
+        assert layer.fast_lr > 0
+
+
+def _record(model, R, seed, err, curve, settings):
+    return dict(model=model, R=R, seed=seed, test_error=err, valid_error=err, best_step=10,
+                steps=curve[-1][0], seconds=1.0, curve=curve, settings=settings, machine="m")
+
+
+def test_markdown_summarises_over_seeds_and_budgets():
+    settings = dict(scale="quick", max_steps=20, patience=2, budget_marks=[10, 20])
+    records = [_record("lstm", 20, s, e, [[10, 0.5 + s], [20, e]], settings) for s, e in ((0, 0.1), (1, 0.3))]
+    records.append(_record("lstm", 20, 0, 0.05, [[40, 0.05]], dict(settings, max_steps=40)))
+    assert ba2016.summarise(records[:2])[("lstm", 20)] == pytest.approx((0.2, 0.1, 2))
+    assert ba2016.best_within(records[1], 10) == 1.5 and ba2016.best_within(records[1], 5) is None
+    md = ba2016.render_markdown(records)
+    assert "| LSTM | 20.00% ± 10.00 (n=2) | 60.81% |" in md
+    assert "| LSTM | 20 | 100.00% | 20.00% | 20 |" in md  # mean of the best within 10 and 20 steps
+    assert "| LSTM | 20 | 0 | 40 | 2 | 40 | 10 | 5.00% |" in md  # the longer run, listed apart
+    assert "max_steps=20" in md
+    lines = ba2016.compare_with_paper(records)
+    assert len(lines) == 1 and "ours  20.00% (n=2)" in lines[0] and "NOT reproduced" in lines[0]
+
+
+@pytest.mark.parametrize("argv", [
+    ["ba2016", "--models", "gru"], ["ba2016", "--sizes", "a,b"], ["ba2016", "--sizes", "0"],
+    ["ba2016", "--seeds", "0"], ["other"],
+])
+def test_bad_arguments_are_explained(argv, capsys):
+    with pytest.raises(SystemExit) as exc:
+        ba2016.main(argv)
+    assert exc.value.code == 2
+    assert "error:" in capsys.readouterr().err
+
+
+def test_unknown_model_is_explained():
+    with pytest.raises(ValueError, match="model must be one of"):
+        ba2016.recurrent_layer("gru", 4)
+
+
+def test_fast_weight_parts_reproduce_the_keras_model():
+    from fwcourse import fwrnn
+
+    net = ba2016.build_model("fastweights", 5, embed_dim=4, hidden=6)
+    x = retrieval.sample(3, 2, rng=1).x
+    p = ba2016.fast_weight_parts(net)
+    h = fwrnn.fast_weight_rnn(p["embedding"][x], p["W"], p["C"], p["b"], decay=p["decay"],
+                              fast_lr=p["fast_lr"], inner_steps=p["inner_steps"], gain=p["gain"],
+                              ln_bias=p["ln_bias"])
+    np.testing.assert_allclose(np.asarray(net.layers[1](net.layers[0](x))), h[:, -1], rtol=1e-4, atol=1e-5)
+    with pytest.raises(ValueError, match="fastweights or rnn_ln"):
+        ba2016.fast_weight_parts(ba2016.build_model("lstm", 3))

@@ -1,0 +1,73 @@
+"""The checkers of notebook 05: the reference passes, known-wrong answers get the right status."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from fwcourse import check
+from fwcourse.exercises import nb05
+
+
+def _run(exercise, func):
+    return exercise.run(func, seed=0).status
+
+
+def test_every_exercise_belongs_to_notebook_05():
+    assert {e.notebook for e in nb05.EXERCISES} == {"05"}
+
+
+@pytest.mark.parametrize("exercise", nb05.EXERCISES, ids=lambda e: e.name)
+def test_reference_and_solution_pass_stub_not_attempted(exercise):
+    assert _run(exercise, exercise.reference) == check.PASSED
+    namespace = {"np": np}
+    exec(exercise._solution, namespace)
+    assert _run(exercise, namespace[exercise.name]) == check.PASSED
+
+    def stub(*args):
+        raise NotImplementedError
+
+    assert _run(exercise, stub) == check.NOT_ATTEMPTED
+
+
+@pytest.mark.parametrize("func,status", [
+    (lambda T: np.tril(np.ones((T, T), bool), -1), check.WRONG_VALUES),   # diagonal left out
+    (lambda T: np.triu(np.ones((T, T), bool)), check.WRONG_VALUES),       # transposed: the future
+    (lambda T: np.tril(np.ones((T, T))), check.WRONG_DTYPE),              # floats, not booleans
+    (lambda T: np.tril(np.ones((T + 1, T + 1), bool)), check.WRONG_SHAPE),
+])
+def test_causal_mask_wrong_answers(func, status):
+    assert _run(nb05.causal_mask, func) == status
+
+
+def _softmax(z, axis=-1):
+    z = z - np.max(z, axis=axis, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=axis, keepdims=True)
+
+
+def _attention(q, k, v, mask_k=0, scale=True, axis=-1):
+    T, d = q.shape
+    scores = q @ k.T / (np.sqrt(d) if scale else 1.0)
+    mask = np.tril(np.ones((T, T), bool), mask_k)
+    return _softmax(np.where(mask, scores, -1e30), axis) @ v
+
+
+@pytest.mark.parametrize("func,status", [
+    (lambda q, k, v: _attention(q, k, v, mask_k=q.shape[0]), check.WRONG_VALUES),  # no mask
+    (lambda q, k, v: _attention(q, k, v, mask_k=-1), check.WRONG_VALUES),   # cannot see itself
+    (lambda q, k, v: _attention(q, k, v, scale=False), check.WRONG_VALUES),  # no 1/sqrt(d)
+    (lambda q, k, v: _attention(q, k, v, axis=0), check.WRONG_VALUES),       # softmax over t
+    (lambda q, k, v: _attention(q, k, v).T, check.WRONG_SHAPE),
+])
+def test_causal_attention_wrong_answers(func, status):
+    assert _run(nb05.causal_attention, func) == status
+
+
+@pytest.mark.parametrize("func,status", [
+    (lambda l, w: np.sum(w * np.exp(l)) / np.sum(w), check.WRONG_VALUES),  # mean of exponentials
+    (lambda l, w: np.exp(np.mean(l)), check.WRONG_VALUES),                  # padding counted
+    (lambda l, w: np.exp(np.sum(w * l)), check.WRONG_VALUES),               # not averaged
+    (lambda l, w: np.exp(np.sum(w * l, axis=1) / np.sum(w, axis=1)), check.WRONG_SHAPE),
+])
+def test_perplexity_wrong_answers(func, status):
+    assert _run(nb05.perplexity, func) == status

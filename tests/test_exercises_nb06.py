@@ -1,0 +1,101 @@
+"""Notebook 06 exercises: references against definitions (autodiff, loops); checkers catch wrong answers."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from fwcourse import check
+from fwcourse.exercises import nb06
+
+
+def test_per_token_gradients_sum_to_the_autodiff_gradient():
+    rng = np.random.default_rng(1)
+    x, W, target = rng.standard_normal((5, 3)), rng.standard_normal((3, 4)), rng.standard_normal((5, 4))
+    Wv = tf.Variable(W)
+    with tf.GradientTape(persistent=True) as tape:
+        z = tf.constant(x) @ Wv
+        loss = tf.reduce_sum(tf.sin(z) * target)
+    delta = tape.gradient(loss, z).numpy()
+    per_token = nb06.per_token_kernel_gradients.reference(x, delta)
+    assert per_token.shape == (5, 3, 4)
+    np.testing.assert_allclose(per_token.sum(0), tape.gradient(loss, Wv).numpy(), rtol=1e-12)
+    for s in range(5):
+        np.testing.assert_allclose(per_token[s], np.outer(x[s], delta[s]))
+        assert np.linalg.matrix_rank(per_token[s]) == 1
+
+
+def test_fast_dense_is_the_layer_after_an_sgd_step_on_earlier_tokens():
+    rng = np.random.default_rng(2)
+    T, d, m, lr = 6, 3, 4, 0.7
+    W, x, delta = rng.standard_normal((d, m)), rng.standard_normal((T, d)), rng.standard_normal((T, m))
+    got = nb06.fast_dense.reference(W, x, delta, lr)
+    for t in range(T):
+        W_t = W - lr * sum((np.outer(x[s], delta[s]) for s in range(t)), np.zeros((d, m)))
+        np.testing.assert_allclose(got[t], x[t] @ W_t, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("chunks", [1, 2, 3, 6])
+def test_chunked_attention_matches_the_loop(chunks):
+    rng = np.random.default_rng(3)
+    q, k, v = rng.standard_normal((6, 2)), rng.standard_normal((6, 2)), rng.standard_normal((6, 3))
+    expected = np.array([sum(((q[t] @ k[s]) * v[s] for s in range(t)), np.zeros(3)) for t in range(6)])
+    np.testing.assert_allclose(nb06.chunked_attention.reference(q, k, v, chunks), expected, atol=1e-12)
+
+
+def _solution(ex):
+    namespace = {"np": np}
+    exec(ex._solution, namespace)
+    return namespace[ex.name]
+
+
+@pytest.mark.parametrize("ex", nb06.EXERCISES, ids=lambda e: e.name)
+def test_solution_and_reference_pass_and_stub_is_not_attempted(ex):
+    assert ex.notebook == "06"
+    assert ex.run(ex.reference, seed=0).passed
+    assert ex.run(_solution(ex), seed=1).passed
+
+    def stub(*args):
+        raise NotImplementedError
+
+    assert ex.run(stub, seed=2).status == check.NOT_ATTEMPTED
+
+
+def test_per_token_gradient_checker_catches_wrong_answers():
+    ex = nb06.per_token_kernel_gradients
+    assert ex.run(lambda x, d: d[:, :, None] * x[:, None, :], seed=3).status == check.WRONG_SHAPE  # transposed
+    assert ex.run(lambda x, d: x.T @ d, seed=4).status == check.WRONG_SHAPE  # summed over tokens
+    assert ex.run(lambda x, d: np.roll(x, 1, 0)[:, :, None] * d[:, None, :], seed=5).status in (
+        check.WRONG_VALUES,)  # off by one in time
+    assert ex.run(lambda x, d: (x[:, :, None] * d[:, None, :]).astype(int), seed=6).status == check.WRONG_DTYPE
+
+
+def test_fast_dense_checker_catches_wrong_answers():
+    ex = nb06.fast_dense
+    inclusive = lambda W, x, d, lr: x @ W - lr * np.tril(x @ x.T) @ d  # noqa: E731 (s <= t)
+    wrong_sign = lambda W, x, d, lr: x @ W + lr * np.tril(x @ x.T, -1) @ d  # noqa: E731
+    no_step = lambda W, x, d, lr: x @ W  # noqa: E731
+    future = lambda W, x, d, lr: x @ W - lr * np.triu(x @ x.T, 1) @ d  # noqa: E731 (s > t)
+    for wrong in (inclusive, wrong_sign, no_step, future):
+        assert ex.run(wrong, seed=7).status == check.WRONG_VALUES
+    assert ex.run(lambda W, x, d, lr: (x @ W).T, seed=8).status == check.WRONG_SHAPE
+
+
+def test_chunked_attention_checker_catches_wrong_answers():
+    ex = nb06.chunked_attention
+    good = _solution(ex)
+
+    def no_inter_chunk(q, k, v, chunks):  # forgets the memory of earlier chunks
+        T = q.shape[0]
+        qc, kc, vc = (a.reshape(chunks, T // chunks, a.shape[-1]) for a in (q, k, v))
+        return (np.tril(qc @ kc.transpose(0, 2, 1), k=-1) @ vc).reshape(T, -1)
+
+    def inclusive_memory(q, k, v, chunks):  # chunk g also reads its own memory (a future leak)
+        T = q.shape[0]
+        qc, kc, vc = (a.reshape(chunks, T // chunks, a.shape[-1]) for a in (q, k, v))
+        intra = np.tril(qc @ kc.transpose(0, 2, 1), k=-1) @ vc
+        return (intra + qc @ np.cumsum(kc.transpose(0, 2, 1) @ vc, axis=0)).reshape(T, -1)
+
+    for wrong in (no_inter_chunk, inclusive_memory, lambda q, k, v, c: good(q, k, v, c)[::-1]):
+        assert ex.run(wrong, seed=9).status == check.WRONG_VALUES
+    assert ex.run(lambda q, k, v, c: good(q, k, v, c)[:, :, None], seed=10).status == check.WRONG_SHAPE
