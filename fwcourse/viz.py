@@ -103,11 +103,13 @@ def _show(fig) -> None:
 
 
 def frame_player(draw: Callable[[int], "plt.Figure"], n_frames: int, description: str = "t",
-                 interval_ms: int = 500, max_static: int = 6):
+                 interval_ms: int = 500, max_static: int = 6) -> None:
     """Step through ``draw(t)`` for t = 0..n_frames-1 with a slider and a Play button.
 
     ``draw(t)`` returns a matplotlib Figure. Without a widget front end, up to ``max_static``
-    evenly spaced frames are shown one after another instead. Returns the widget (or None).
+    evenly spaced frames are shown one after another instead. The player is displayed here, so
+    it shows wherever the call stands in a cell; it returns None (returning the widget too would
+    show it twice when the call ends a cell).
     """
     n_frames = validate.positive_int(n_frames, "n_frames")
     if not callable(draw):
@@ -115,7 +117,7 @@ def frame_player(draw: Callable[[int], "plt.Figure"], n_frames: int, description
     if not widgets_available():
         for t in frame_indices(n_frames, max_static):
             _show(draw(t))
-        return None
+        return
     import ipywidgets as widgets
     from IPython.display import display
 
@@ -124,18 +126,16 @@ def frame_player(draw: Callable[[int], "plt.Figure"], n_frames: int, description
                                continuous_update=False)
     widgets.link((play, "value"), (slider, "value"))
     output = widgets.interactive_output(lambda t: _show(draw(t)), {"t": slider})
-    box = widgets.VBox([widgets.HBox([play, slider]), output])
-    display(box)
-    return box
+    display(widgets.VBox([widgets.HBox([play, slider]), output]))
 
 
 def matrix_player(frames, titles: Sequence[str] | None = None, suptitle: str | None = None,
-                  description: str = "t", max_static: int = 8):
+                  description: str = "t", max_static: int = 8) -> None:
     """Show a sequence of matrices (T, n, m) over time: slider + Play, or a static grid of frames."""
     arr = as_frames(frames)
     if titles is not None and len(titles) != len(arr):
         raise ValueError(f"titles must have one entry per frame ({len(arr)}); got {len(titles)}.")
     if not widgets_available():
         _show(matrix_figure(arr, frame_indices(len(arr), max_static), titles, suptitle))
-        return None
-    return frame_player(lambda t: matrix_figure(arr, t, titles, suptitle), len(arr), description)
+        return
+    frame_player(lambda t: matrix_figure(arr, t, titles, suptitle), len(arr), description)

@@ -33,6 +33,15 @@ def test_command_writes_resumable_results(tmp_path, capsys):
     assert "rnn_ln" in capsys.readouterr().out
 
 
+def test_seeds_can_be_split_across_machines_and_runs_capped_in_time(tmp_path):
+    args = ["reproduce", "ba2016", "--out", str(tmp_path), "--sizes", "3", "--max-steps", "4",
+            "--models", "rnn", "--seeds", "1", "--first-seed", "2", "--max-minutes", "5"]
+    assert fwcourse_main(args) == 0
+    (record,) = json.loads((tmp_path / "ba2016_results.json").read_text())
+    assert record["seed"] == 2 and record["settings"]["max_minutes"] == 5
+    assert "or 5 minutes a run" in (tmp_path / "ba2016_results.md").read_text()
+
+
 @pytest.mark.parametrize("model", ba2016.MODELS)
 def test_models_map_sequences_to_ten_digit_logits(model):
     net = ba2016.build_model(model, 4, embed_dim=5, hidden=6)
@@ -51,23 +60,34 @@ def _record(model, R, seed, err, curve, settings):
 
 
 def test_markdown_summarises_over_seeds_and_budgets():
-    settings = dict(scale="quick", max_steps=20, patience=2, budget_marks=[10, 20])
+    settings = dict(scale="quick", max_steps=20, patience=2)
     records = [_record("lstm", 20, s, e, [[10, 0.5 + s], [20, e]], settings) for s, e in ((0, 0.1), (1, 0.3))]
-    records.append(_record("lstm", 20, 0, 0.05, [[40, 0.05]], dict(settings, max_steps=40)))
+    records.append(_record("lstm", 20, 0, 0.05, [[40, 0.05]], dict(settings, max_steps=4000, max_minutes=3)))
     assert ba2016.summarise(records[:2])[("lstm", 20)] == pytest.approx((0.2, 0.1, 2))
     assert ba2016.best_within(records[1], 10) == 1.5 and ba2016.best_within(records[1], 5) is None
+    assert [len(g) for g in ba2016.budget_groups(records)] == [1, 2]  # the larger budget first
     md = ba2016.render_markdown(records)
-    assert "| LSTM | 20.00% ± 10.00 (n=2) | 60.81% |" in md
-    assert "| LSTM | 20 | 100.00% | 20.00% | 20 |" in md  # mean of the best within 10 and 20 steps
-    assert "| LSTM | 20 | 0 | 40 | 2 | 40 | 10 | 5.00% |" in md  # the longer run, listed apart
-    assert "max_steps=20" in md
-    lines = ba2016.compare_with_paper(records)
+    longer, shorter = md.split("## Budget: up to 20 steps")
+    assert "## Budget: up to 4,000 steps or 3 minutes a run, patience 2" in longer
+    assert "| LSTM | 5.00% (n=1) | 60.81% |" in longer
+    assert "| LSTM | 20.00% ± 10.00 (n=2) | 60.81% |" in shorter
+    assert "| LSTM | 20 | – | – | 100.00% | 20.00% | 20 | 1 |" in shorter  # best within 1, 3, 10, 20 steps
+    assert "| LSTM | 20 | 5.00% | 5.00% | 5.00% | 5.00% | 40 | 1 |" in longer  # 300, 1k, 3k, 4k
+    assert "max_steps=20" in shorter
+    lines = ba2016.compare_with_paper(records[:2])
     assert len(lines) == 1 and "ours  20.00% (n=2)" in lines[0] and "NOT reproduced" in lines[0]
+    assert "-> reproduced" in ba2016.compare_with_paper([dict(records[0], test_error=0.6181)])[0]
+
+
+def test_step_marks_climb_to_the_budget():
+    assert ba2016.step_marks(8000) == [300, 1000, 3000, 8000]
+    assert ba2016.step_marks(200_000) == [10_000, 30_000, 100_000, 200_000]
+    assert ba2016.step_marks(40) == [3, 10, 30, 40]
 
 
 @pytest.mark.parametrize("argv", [
     ["ba2016", "--models", "gru"], ["ba2016", "--sizes", "a,b"], ["ba2016", "--sizes", "0"],
-    ["ba2016", "--seeds", "0"], ["other"],
+    ["ba2016", "--seeds", "0"], ["ba2016", "--first-seed", "-1"], ["ba2016", "--max-minutes", "0"], ["other"],
 ])
 def test_bad_arguments_are_explained(argv, capsys):
     with pytest.raises(SystemExit) as exc:

@@ -9,6 +9,7 @@ Screenshots land in test-artifacts/e2e/ (one per notebook, and one on failure).
 """
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -49,8 +50,17 @@ def lab(tmp_path_factory):
     shutil.copytree(ROOT / "notebooks", root / "notebooks", ignore=shutil.ignore_patterns("src"))
     port = _free_port()
     log = open(root / "server.log", "w")
-    env = {**os.environ, "FWCOURSE_SCALE": "quick", "JUPYTER_CONFIG_DIR": str(root / "cfg"),
-           "JUPYTER_RUNTIME_DIR": str(root / "runtime")}
+    # Render every cell (JupyterLab 4 leaves off-screen cells out of the page by default) and
+    # ask nothing about news: the test reads every cell's prompt.
+    settings = root / "settings"
+    for name, values in (("notebook-extension/tracker", {"windowingMode": "none"}),
+                         ("apputils-extension/notification", {"fetchNews": "false"})):
+        path = settings / "@jupyterlab" / f"{name}.jupyterlab-settings"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(values))
+    env = {k: v for k, v in os.environ.items() if k != "MPLBACKEND"}  # conftest's Agg shows no plots
+    env = {**env, "FWCOURSE_SCALE": "quick", "JUPYTER_CONFIG_DIR": str(root / "cfg"),
+           "JUPYTER_RUNTIME_DIR": str(root / "runtime"), "JUPYTERLAB_SETTINGS_DIR": str(settings)}
     server = subprocess.Popen(
         [sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
          f"--IdentityProvider.token={TOKEN}", "--allow-root", f"--ServerApp.root_dir={root / 'notebooks'}",
@@ -140,10 +150,11 @@ def test_a_learner_runs_the_notebook_in_a_browser(lab, browser, notebook):
         before = image.get_attribute("src")
         slider.locator(".noUi-handle, .ui-slider-handle").first.focus()
         page.keyboard.press("End")
-        page.wait_for_function(
-            "([el, old]) => el.getAttribute('src') !== old", arg=[image.element_handle(), before],
-            timeout=30_000)
-        assert image.get_attribute("src") != before
+        # The output widget redraws into a new <img>: look it up afresh until its picture changes.
+        deadline = time.monotonic() + 30
+        while image.get_attribute("src") == before and time.monotonic() < deadline:
+            time.sleep(0.25)
+        assert image.get_attribute("src") != before, "moving the slider did not change the frame"
         image.scroll_into_view_if_needed()
         page.screenshot(path=str(shot), full_page=False)
     except BaseException:
