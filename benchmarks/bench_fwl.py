@@ -12,17 +12,19 @@
    T = 1024 with chunks, where quadratic costs ~16x), for a fixed chunk length (64) and for the
    paper's fixed chunk count (16).
 
-    python benchmarks/bench_fwl.py                 # the issue's sizes (use a GPU)
-    python benchmarks/bench_fwl.py --cpu-small     # a reduced run that fits a laptop CPU
+3. Dynamic evaluation's cost over static inference, on the same windows (TensorFlow backend).
 
-Writes the tables to benchmarks/results/fwl.md. Dynamic evaluation's cost over static inference
-is measured by notebook 06 (`fwcourse.lm_compare`: eval tokens/s of both on the same documents).
+    python benchmarks/bench_fwl.py                 # the issue's sizes (use a GPU)
+    python benchmarks/bench_fwl.py --cpu-small     # model step times at T <= 1024: fits a laptop CPU
+
+Writes the tables to benchmarks/results/fwl.md (``--out`` for another file), row by row.
 """
 from __future__ import annotations
 
 import argparse
 import platform
 import statistics
+import sys
 import time
 from pathlib import Path
 
@@ -39,6 +41,7 @@ MODELS = {
 # length (attn_chunks = T / 256) keeps the cost linear in T; far shorter chunks are slower, as
 # the per-chunk [d_k, d_v] memories then dominate (see the G = 16 row of the attention table).
 CHUNK_LEN = 256
+PARTS = ("models", "attention", "dynamic")
 
 
 def chunks_for(T: int) -> int:
@@ -119,17 +122,40 @@ def attention_time(T: int, chunks: int | None, repeats: int) -> float:
     return _median_seconds(fn, repeats)
 
 
+def dynamic_eval_times(T: int, n_windows: int, chunk_len: int) -> tuple[float, float, float]:
+    """Seconds to score ``n_windows`` windows of the course model: static inference batched (16),
+    static inference one window at a time, and dynamic evaluation (one window at a time, by nature)."""
+    import keras
+
+    from fwcourse import transformer
+    from fwcourse.dynamic_eval import dynamic_eval
+
+    vocab, d, layers, heads, _ = MODELS["course (d=64, 2 layers, V=5k)"]
+    keras.backend.clear_session()
+    model = transformer.build_lm(vocab, d, layers, heads, T, seed=0)
+    rng = np.random.default_rng(0)
+    tokens = rng.integers(1, vocab, (n_windows, T)).astype("int32")
+    targets = rng.integers(1, vocab, (n_windows, T)).astype("int32")
+    batched = _median_seconds(lambda: transformer.token_losses(model, tokens, targets, batch_size=16), 3)
+    single = _median_seconds(lambda: transformer.token_losses(model, tokens, targets, batch_size=1), 3)
+    dynamic = _median_seconds(lambda: dynamic_eval(model, tokens, targets, chunk_len=chunk_len,
+                                                   learning_rate=1e-3), 3)
+    return batched, single, dynamic
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cpu-small", action="store_true",
-                        help="T in {256, 1024}, batch 1, 3 repeats (fits a laptop CPU)")
+                        help="model step times at T in {256, 1024}, batch 1, 3 repeats (fits a laptop CPU)")
     parser.add_argument("--lengths", type=int, nargs="+", default=[256, 1024, 4096])
     parser.add_argument("--batch", type=int, default=4)
     parser.add_argument("--repeats", type=int, default=10)
+    parser.add_argument("--parts", nargs="+", choices=PARTS, default=list(PARTS), help="what to measure")
     parser.add_argument("--out", type=Path, default=RESULTS, help=f"where the tables go (default {RESULTS.name})")
     args = parser.parse_args(argv)
+    model_lengths = args.lengths
     if args.cpu_small:
-        args.lengths, args.batch, args.repeats = [256, 1024], 1, 3
+        model_lengths, args.batch, args.repeats = [256, 1024], 1, 3
 
     import keras  # after argparse, so that --help is instant
 
@@ -139,40 +165,55 @@ def main(argv=None) -> int:
     device = (f"GPU ({len(gpus)}x {getattr(gpus[0], 'device_kind', gpus[0])})" if gpus
               else f"CPU ({platform.processor() or platform.machine()})")
     device += f", Keras {keras.__version__} on {keras.backend.backend()}"
-    lines = ["# Fast Weight Layer benchmark\n", f"Device: {device}; batch {args.batch}; "
-             f"median of {args.repeats} steps after 2 warm-up steps; float32 on CPU, the "
-             f"course's mixed-precision policy on a GPU; FWL attn_chunks = T / {CHUNK_LEN}.\n",
-             "## FWL model step time over base\n",
-             "| model | T | base step (ms) | FWL step (ms) | measured ratio | predicted (FLOPs) | measured / predicted |",
-             "|---|---|---|---|---|---|---|"]
+    lines = ["# Fast Weight Layer benchmark\n", f"Device: {device}; `python benchmarks/bench_fwl.py "
+             f"{' '.join(argv if argv is not None else sys.argv[1:])}`.\n"]
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+
+    def emit(line: str) -> None:  # written as it comes, so a run cut short keeps its rows
+        lines.append(line)
+        print(line, flush=True)
+        args.out.write_text("\n".join(lines) + "\n")
+
     if gpus:
         transformer.use_accelerator()
-    for name, spec in MODELS.items():
-        vocab, d, layers, heads, fwl_size = spec
-        for T in args.lengths:
-            chunks = chunks_for(T)
-            base = step_time(spec, T, args.batch, False, args.repeats)
-            fast = step_time(spec, T, args.batch, True, args.repeats)
-            predicted = (forward_flops(T, vocab, d, layers, fwl_size, chunks)
-                         / forward_flops(T, vocab, d, layers, None, chunks))
-            ratio = fast / base
-            lines.append(f"| {name} | {T} | {1e3 * base:.1f} | {1e3 * fast:.1f} | {ratio:.2f} | "
-                         f"{predicted:.2f} | {ratio / predicted:.2f} |")
-            print(lines[-1], flush=True)
+    if "models" in args.parts:
+        emit(f"## FWL model step time over base\n\nBatch {args.batch}; median of {args.repeats} "
+             f"training steps after 2 warm-up steps; float32 on CPU, the course's mixed-precision "
+             f"policy on a GPU; FWL attn_chunks = T / {CHUNK_LEN}.\n")
+        emit("| model | T | base step (ms) | FWL step (ms) | measured ratio | predicted (FLOPs) | measured / predicted |")
+        emit("|---|---|---|---|---|---|---|")
+        for name, spec in MODELS.items():
+            vocab, d, layers, heads, fwl_size = spec
+            for T in model_lengths:
+                chunks = chunks_for(T)
+                base = step_time(spec, T, args.batch, False, args.repeats)
+                fast = step_time(spec, T, args.batch, True, args.repeats)
+                predicted = (forward_flops(T, vocab, d, layers, fwl_size, chunks)
+                             / forward_flops(T, vocab, d, layers, None, chunks))
+                ratio = fast / base
+                emit(f"| {name} | {T} | {1e3 * base:.1f} | {1e3 * fast:.1f} | {ratio:.2f} | "
+                     f"{predicted:.2f} | {ratio / predicted:.2f} |")
 
-    lines += ["\n## Causal linear attention: time(T) / time(first T)\n",
-              "q, k [2, T, 64], v [2, T, 256] (the shapes of the FWL's first layer at d = 64, size = 64).\n",
-              "| method | " + " | ".join(f"T={T}" for T in args.lengths) + " |",
-              "|---|" + "---|" * len(args.lengths)]
-    for label, chunks_of in (("quadratic", lambda T: None), ("mixed chunk, C = 64", lambda T: max(T // 64, 1)),
-                             ("mixed chunk, G = 16", lambda T: 16)):
-        times = [attention_time(T, chunks_of(T), args.repeats) for T in args.lengths]
-        cells = [f"{1e3 * t:.2f} ms ({t / times[0]:.1f}x)" for t in times]
-        lines.append(f"| {label} | " + " | ".join(cells) + " |")
-        print(lines[-1], flush=True)
+    if "attention" in args.parts:
+        emit("\n## Causal linear attention: time(T) / time(first T)\n\n"
+             "q, k [2, T, 64], v [2, T, 256] (the shapes of the FWL's first layer at d = 64, size = 64); "
+             f"median of {args.repeats} compiled calls.\n")
+        emit("| method | " + " | ".join(f"T={T}" for T in args.lengths) + " |")
+        emit("|---|" + "---|" * len(args.lengths))
+        for label, chunks_of in (("quadratic", lambda T: None), ("mixed chunk, C = 64", lambda T: max(T // 64, 1)),
+                                 ("mixed chunk, G = 16", lambda T: 16)):
+            times = [attention_time(T, chunks_of(T), args.repeats) for T in args.lengths]
+            emit(f"| {label} | " + " | ".join(f"{1e3 * t:.2f} ms ({t / times[0]:.1f}x)" for t in times) + " |")
 
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text("\n".join(lines) + "\n")
+    if "dynamic" in args.parts and keras.backend.backend() == "tensorflow":
+        T, n, chunk = 256, 16, 32
+        batched, single, dynamic = dynamic_eval_times(T, n, chunk)
+        emit(f"\n## Dynamic evaluation over static inference\n\nThe course model, {n} windows of "
+             f"T = {T}, SGD step every {chunk} tokens; median of 3 runs.\n")
+        emit("| static, batch 16 (s) | static, one window at a time (s) | dynamic evaluation (s) | "
+             "dynamic / static batched | dynamic / static one at a time |")
+        emit("|---|---|---|---|---|")
+        emit(f"| {batched:.3f} | {single:.3f} | {dynamic:.3f} | {dynamic / batched:.1f} | {dynamic / single:.1f} |")
     print(f"wrote {args.out}")
     return 0
 

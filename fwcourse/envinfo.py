@@ -42,6 +42,15 @@ def accelerators() -> list[str]:
     return []
 
 
+def _keras_backend() -> str:
+    """The backend Keras runs on (``KERAS_BACKEND`` or ~/.keras/keras.json), as Keras reports it."""
+    try:
+        import keras
+    except ImportError:
+        return "keras is not installed"
+    return keras.backend.backend()
+
+
 def report(with_devices: bool = True) -> dict[str, object]:
     """Everything the report shows, as a dict."""
     info: dict[str, object] = {
@@ -49,7 +58,7 @@ def report(with_devices: bool = True) -> dict[str, object]:
         "platform": platform.platform(),
         "cpu cores": os.cpu_count(),
         "scale": config.scale(),
-        "keras backend": os.environ.get("KERAS_BACKEND", "tensorflow"),
+        "keras backend": _keras_backend(),
     }
     info.update(versions())
     if with_devices:

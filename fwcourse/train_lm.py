@@ -23,26 +23,30 @@ import math
 import time
 from pathlib import Path
 
-from fwcourse import lm_data
+from fwcourse import config, lm_data
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m fwcourse train-lm", description=__doc__.split("\n")[0])
+    """The command's options; sizes default to those of notebook 06 at the chosen scale
+    (``FWCOURSE_SCALE``), so ``train-lm`` at a scale trains what the notebook trains."""
+    S = config.sizes("06")
+    p = argparse.ArgumentParser(prog="python -m fwcourse train-lm", description=__doc__.split("\n")[0],
+                                epilog=f"Defaults are the {S.scale!r} scale's (FWCOURSE_SCALE).")
     p.add_argument("--fwl", action="store_true", help="put a Fast Weight Layer head on the body")
     p.add_argument("--corpus", choices=lm_data.CORPORA, default="default")
     p.add_argument("--out", default="runs/lm", help="output folder (created)")
-    p.add_argument("--seq-len", type=int, default=128)
-    p.add_argument("--d-model", type=int, default=128)
-    p.add_argument("--layers", type=int, default=2)
-    p.add_argument("--heads", type=int, default=4)
-    p.add_argument("--fwl-size", type=int, default=64)
-    p.add_argument("--attn-chunks", type=int, default=4)
-    p.add_argument("--epochs", type=int, default=5)
-    p.add_argument("--batch-size", type=int, default=16, help="global batch (over all replicas)")
-    p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--max-tokens", type=int, default=5000, help="vocabulary size (default corpus)")
-    p.add_argument("--n-docs", type=int, default=200, help="documents (synthetic corpus)")
-    p.add_argument("--words-per-doc", type=int, default=600, help="words (synthetic corpus)")
+    p.add_argument("--seq-len", type=int, default=S.seq_len)
+    p.add_argument("--d-model", type=int, default=S.d_model)
+    p.add_argument("--layers", type=int, default=S.n_layers)
+    p.add_argument("--heads", type=int, default=S.n_heads)
+    p.add_argument("--fwl-size", type=int, default=S.fwl_size)
+    p.add_argument("--attn-chunks", type=int, default=S.attn_chunks)
+    p.add_argument("--epochs", type=int, default=S.epochs)
+    p.add_argument("--batch-size", type=int, default=S.batch_size, help="global batch (over all replicas)")
+    p.add_argument("--lr", type=float, default=S.learning_rate)
+    p.add_argument("--max-tokens", type=int, default=S.max_tokens, help="vocabulary size (default corpus)")
+    p.add_argument("--n-docs", type=int, default=S.n_docs, help="documents (synthetic corpus)")
+    p.add_argument("--words-per-doc", type=int, default=S.words_per_doc, help="words (synthetic corpus)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--cpu-devices", type=int, default=1,
                    help="split the CPU into this many logical devices and mirror over them")

@@ -69,6 +69,7 @@ def test_transposed_output_is_a_shape_error_that_says_transpose():
 def test_wrong_axis_is_caught():
     result = _status(lambda x, w: _reference(x, w).sum(axis=0))
     assert result.status == check.WRONG_SHAPE
+    assert "Expected shape" in result.message and "got" in result.message
 
 
 def test_missing_decay_is_wrong_values_with_location_and_tolerance():
@@ -84,7 +85,9 @@ def test_off_by_one_in_time_is_wrong_values():
     def shifted(x, w):
         y = _reference(x, w)
         return np.concatenate([np.zeros_like(y[:1]), y[:-1]])
-    assert _status(shifted).status == check.WRONG_VALUES
+    result = _status(shifted)
+    assert result.status == check.WRONG_VALUES
+    assert "Max abs error" in result.message and "at index" in result.message
 
 
 def test_integer_output_is_a_dtype_error():

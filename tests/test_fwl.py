@@ -258,6 +258,7 @@ def test_model_fit_trains_the_step_sizes():
     model = keras.Model(inputs, block(*inputs))
     model.compile(keras.optimizers.SGD(0.1), keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     before = {p: float(v.numpy()) for p, v in block.step_sizes.items()}
+    assert before == {p: pytest.approx(0.01) for p in FAST_PARAMS}  # the paper's initial η
     model.fit([x, labels, weights], labels, sample_weight=weights, epochs=1, batch_size=8, verbose=0)
     for p, v in block.step_sizes.items():
         assert float(v.numpy()) != before[p], p

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from fwcourse import __main__ as cli
-from fwcourse import train_lm
+from fwcourse import config, train_lm
 
 TINY = ["--corpus", "synthetic", "--n-docs", "10", "--words-per-doc", "120", "--seq-len", "16",
         "--d-model", "16", "--layers", "1", "--heads", "2", "--fwl-size", "8", "--attn-chunks", "3",
@@ -64,3 +64,11 @@ def test_mirrored_over_two_cpu_devices(tmp_path):
     # token-weighted mean only up to how the windows fall into batches
     assert np.log(transformer.perplexity(losses, win.weights)) == pytest.approx(
         metrics["valid_loss"], abs=0.02)
+
+
+@pytest.mark.parametrize("scale", ["quick", "default"])
+def test_defaults_follow_the_scale(scale, monkeypatch):
+    monkeypatch.setenv("FWCOURSE_SCALE", scale)
+    S, args = config.sizes("06", scale), train_lm.parse_args([])
+    assert (args.seq_len, args.d_model, args.layers, args.epochs, args.lr) == (
+        S.seq_len, S.d_model, S.n_layers, S.epochs, S.learning_rate)

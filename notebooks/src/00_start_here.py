@@ -41,7 +41,7 @@ print(config.describe("00"))
 # %% [markdown]
 # ## The map
 #
-# Minutes are rough, measured on a 2-core laptop CPU.
+# Minutes are a rough guide for a 2-core laptop CPU (`full` assumes a GPU).
 
 # %%
 from IPython.display import Markdown

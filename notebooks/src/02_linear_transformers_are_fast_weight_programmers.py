@@ -119,10 +119,9 @@ viz.matrix_player(frames, titles=[f"W({i + 1})" for i in range(len(frames))],
 # Store $n$ pairs $(k_i, v_i)$ with unit-norm keys in $\mathbb{R}^{d_k}$, then read each key
 # back: $\hat v_i = W k_i$. With the **sum rule**,
 # $\hat v_i = v_i + \sum_{j \ne i} v_j\,(k_j \cdot k_i)$: every other pair whose key is not
-# orthogonal to $k_i$ adds crosstalk. At most $d_k$ keys can be mutually orthogonal, so
-# (quoting the brief of this course, after Schlag et al. 2021) *with $d_k$-dimensional keys at
-# most $d_k$ orthogonal associations can be stored without interference*; beyond that retrieval
-# degrades.
+# orthogonal to $k_i$ adds crosstalk. At most $d_k$ keys can be mutually orthogonal, so with
+# $d_k$-dimensional keys at most $d_k$ associations can be stored without interference (Schlag
+# et al. 2021, section 4.1, make this argument); beyond that, retrieval degrades.
 #
 # `dr.capacity_curve` measures the mean relative error $\lVert \hat v_i - v_i\rVert^2 / \lVert
 # v_i \rVert^2$ for random keys and for "orthogonal" keys (an orthonormal basis for the first
