@@ -298,8 +298,13 @@ for name, c in results.items():
 # real comparison. Whatever the numbers above say is what this run found. Two cautions on cost:
 # dynamic evaluation here reads one window at a time (its weights are per document), while the
 # static models score a batch of windows per call, so part of its slowdown is lost batching,
-# which is one of the drawbacks the paper names; and on a CPU small models' step times are
-# dominated by memory traffic rather than FLOPs (`benchmarks/bench_fwl.py` compares both).
+# which is one of the drawbacks the paper names; and each of its SGD steps re-reads the whole
+# window (no cache of earlier positions, one compiled step for every chunk), so it does about
+# T / chunk_len forward and backward passes where static scoring does one forward pass: more
+# than the "over 3x" of Krause et al.'s Transformer-XL, which carries a memory between segments.
+# `benchmarks/results/fwl.md` separates the two effects (dynamic evaluation over static
+# inference batched, and over static inference one window at a time). On a CPU, small models'
+# step times are dominated by memory traffic rather than FLOPs (the same file compares both).
 #
 # ### Perplexity by position in the document, and on repeated tokens
 #
