@@ -19,7 +19,6 @@ import json
 import os
 import platform
 import time
-from collections import Counter
 from pathlib import Path
 
 import numpy as np

@@ -10,7 +10,7 @@ import sys
 import numpy as np
 import pytest
 
-from fwcourse import config, corpus, ngram
+from fwcourse import config, corpus
 
 nextword = pytest.importorskip("fwcourse.nextword")
 import keras  # noqa: E402
