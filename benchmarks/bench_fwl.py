@@ -23,12 +23,12 @@ from __future__ import annotations
 
 import argparse
 import platform
-import statistics
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
+
+from fwcourse.timing import median_time
 
 RESULTS = Path(__file__).resolve().parent / "results" / "fwl.md"
 
@@ -65,17 +65,6 @@ def forward_flops(T: int, vocab: int, d: int, layers: int, fwl_size: int | None,
     return body + block + unembed + attention
 
 
-def _median_seconds(fn, repeats: int) -> float:
-    fn()  # compile / warm up
-    fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
 def step_time(spec, T: int, batch: int, fwl: bool, repeats: int) -> float:
     import keras
 
@@ -89,7 +78,7 @@ def step_time(spec, T: int, batch: int, fwl: bool, repeats: int) -> float:
     tokens = rng.integers(1, vocab, (batch, T)).astype("int32")
     targets = rng.integers(1, vocab, (batch, T)).astype("int32")
     weights = np.ones((batch, T), "float32")
-    return _median_seconds(lambda: model.train_on_batch(tokens, targets, sample_weight=weights), repeats)
+    return median_time(lambda: model.train_on_batch(tokens, targets, sample_weight=weights), repeats)
 
 
 def _compiled(fn):
@@ -119,7 +108,7 @@ def attention_time(T: int, chunks: int | None, repeats: int) -> float:
         fn = _compiled(lambda: quadratic_attention(q, k, v, exclusive=True))
     else:
         fn = _compiled(lambda: mixed_chunk_attention(q, k, v, chunks, exclusive=True))
-    return _median_seconds(fn, repeats)
+    return median_time(fn, repeats)
 
 
 def dynamic_eval_times(T: int, n_windows: int, chunk_len: int) -> tuple[float, float, float]:
@@ -136,9 +125,9 @@ def dynamic_eval_times(T: int, n_windows: int, chunk_len: int) -> tuple[float, f
     rng = np.random.default_rng(0)
     tokens = rng.integers(1, vocab, (n_windows, T)).astype("int32")
     targets = rng.integers(1, vocab, (n_windows, T)).astype("int32")
-    batched = _median_seconds(lambda: transformer.token_losses(model, tokens, targets, batch_size=16), 3)
-    single = _median_seconds(lambda: transformer.token_losses(model, tokens, targets, batch_size=1), 3)
-    dynamic = _median_seconds(lambda: dynamic_eval(model, tokens, targets, chunk_len=chunk_len,
+    batched = median_time(lambda: transformer.token_losses(model, tokens, targets, batch_size=16), 3)
+    single = median_time(lambda: transformer.token_losses(model, tokens, targets, batch_size=1), 3)
+    dynamic = median_time(lambda: dynamic_eval(model, tokens, targets, chunk_len=chunk_len,
                                                    learning_rate=1e-3), 3)
     return batched, single, dynamic
 

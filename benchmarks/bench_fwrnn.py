@@ -16,11 +16,12 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import time
 import tracemalloc
 from pathlib import Path
 
 import numpy as np
+
+from fwcourse.timing import best_time
 
 RESULTS = Path(__file__).resolve().parent / "results" / "fwrnn.md"
 
@@ -32,16 +33,6 @@ def _cpu() -> str:
         return names[0] if names else platform.processor() or platform.machine()
     except OSError:
         return platform.processor() or platform.machine()
-
-
-def _best_time(fn, repeats: int) -> float:
-    """The fastest of ``repeats`` calls, in seconds (the least disturbed by other processes)."""
-    best = np.inf
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
-    return best
 
 
 def training_steps(sizes: list[int], repeats: int) -> list[str]:
@@ -58,7 +49,7 @@ def training_steps(sizes: list[int], repeats: int) -> list[str]:
             step = lambda: net.train_on_batch(data.x, data.y)
             for _ in range(3):  # compile and warm up
                 step()
-            ms[model] = 1000 * _best_time(lambda: [step() for _ in range(10)], repeats) / 10
+            ms[model] = 1000 * best_time(lambda: [step() for _ in range(10)], repeats) / 10
         rows.append(f"| {units} | {ms['lstm']:.2f} | {ms['fastweights']:.2f} | {ms['fastweights'] / ms['lstm']:.2f} |")
     rows.insert(0, f"Training step, batch 128, T = 11, Keras {keras.__version__} ({keras.backend.backend()} backend):\n")
     return rows
@@ -77,7 +68,7 @@ def forms(lengths: list[int], units: int, batch: int, repeats: int) -> list[str]
         out = {}
         for form in fwrnn.FORMS:
             run = lambda: fwrnn.fast_weight_rnn(x, W, C, form=form)
-            seconds = _best_time(run, repeats)
+            seconds = best_time(run, repeats)
             tracemalloc.start()
             run()
             peak = tracemalloc.get_traced_memory()[1] / 2 ** 20

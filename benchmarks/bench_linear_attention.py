@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import time
 from pathlib import Path
 
 for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
@@ -24,18 +23,9 @@ for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 import numpy as np  # noqa: E402
 
 from fwcourse import linear_attention as la  # noqa: E402
+from fwcourse.timing import best_time  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results" / "linear_attention.md"
-
-
-def best_time(fn, repeats: int) -> float:
-    """The fastest of ``repeats`` wall-clock runs of ``fn()`` (the least disturbed by other load)."""
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def run(d: int, chunk: int, repeats: int, max_t: int) -> str:

@@ -22,7 +22,6 @@ S = config.sizes("02")
 print(config.describe("02"))
 
 # %%
-import time
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -248,13 +247,7 @@ viz.frame_player(draw_pairs, S.widget_max_pairs, description="pairs - 1")
 # while the fast-weight memory stays $d_v \times d_k$ and its time grows like $T$.
 
 # %%
-def best_time(fn, repeats=3):
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
+from fwcourse.timing import best_time   # the fastest of 3 runs: the least disturbed by other load
 
 d = 32
 lengths = S.cost_lengths
