@@ -71,11 +71,19 @@ def recurrent_layer(model: str, units: int, inner_steps: int = 1, decay: float =
 
 
 def build_model(model: str, units: int, *, embed_dim: int = 100, hidden: int = 100,
-                learning_rate: float = 1e-3, clipnorm: float = 5.0, inner_steps: int = 1,
+                learning_rate: float = 1e-3, decay_steps: int | None = None,
+                clipnorm: float = 5.0, inner_steps: int = 1,
                 decay: float = 0.95, fast_lr: float = 0.5):
-    """Embedding(100) → recurrent layer(R) → Dense(100, ReLU) → 10 logits, compiled with Adam."""
+    """Embedding(100) → recurrent layer(R) → Dense(100, ReLU) → 10 logits, compiled with Adam.
+
+    With ``decay_steps`` the learning rate follows a cosine from ``learning_rate`` down to 1% of
+    it over that many steps (Loshchilov & Hutter 2017); otherwise it is constant.
+    """
     import keras
 
+    if decay_steps is not None:
+        learning_rate = keras.optimizers.schedules.CosineDecay(
+            learning_rate, validate.positive_int(decay_steps, "decay_steps"), alpha=0.01)
     net = keras.Sequential([
         keras.Input(shape=(None,), dtype="int32"),
         keras.layers.Embedding(retrieval.VOCAB_SIZE, embed_dim),
@@ -236,13 +244,14 @@ def load_records(path: Path) -> list[dict]:
 
 def run_key(model: str, units: int, seed: int, settings: dict) -> tuple:
     """What makes a run: the model, R, the seed and the training budget (so longer runs are kept apart)."""
-    return model, int(units), int(seed), settings["max_steps"], settings["patience"], settings.get("max_minutes")
+    return (model, int(units), int(seed), settings["max_steps"], settings["patience"],
+            settings.get("max_minutes"), settings.get("lr_schedule", "constant"))
 
 
 def budget(record: dict) -> tuple:
-    """A run's training budget: (max_steps, patience, max_minutes or None)."""
+    """A run's training budget: (max_steps, patience, max_minutes or None, learning-rate schedule)."""
     st = record["settings"]
-    return st["max_steps"], st["patience"], st.get("max_minutes")
+    return st["max_steps"], st["patience"], st.get("max_minutes"), st.get("lr_schedule", "constant")
 
 
 def budget_groups(records: list[dict]) -> list[list[dict]]:
@@ -330,10 +339,10 @@ def render_markdown(all_records: list[dict]) -> str:
         f"Total training time of all runs on this page: {sum(r['seconds'] for r in all_records) / 60:.1f} min.",
     ]
     for records in budget_groups(all_records):
-        max_steps, patience, minutes = budget(records[0])
+        max_steps, patience, minutes, schedule = budget(records[0])
         settings = records[0]["settings"]
         title = f"up to {max_steps:,} steps" + (f" or {minutes:g} minutes" if minutes else "") + \
-            f" a run, patience {patience}"
+            f" a run, patience {patience}" + ("" if schedule == "constant" else f", {schedule} learning rate")
         lines += ["", f"## Budget: {title}", "",
                   "Machine: " + "; ".join(sorted({r["machine"] for r in records})) + ".",
                   f"Scale: {settings['scale']}. Settings: " +
@@ -372,6 +381,8 @@ def _parse(argv: list[str]) -> argparse.Namespace:
                         help="override the scale's early-stopping patience (in evaluations)")
     parser.add_argument("--budget-minutes", type=float, default=None,
                         help="start no new run after this many minutes")
+    parser.add_argument("--lr-schedule", choices=["constant", "cosine"], default="constant",
+                        help="learning rate: constant, or a cosine decay to 1%% over --max-steps")
     parser.add_argument("--max-minutes", type=float, default=None,
                         help="stop each run after this many minutes of training (scored like any other run)")
     args = parser.parse_args(argv)
@@ -401,6 +412,8 @@ def main(argv: list[str] | None = None) -> int:
     settings = settings_for_scale()
     if args.max_minutes is not None:
         settings["max_minutes"] = args.max_minutes
+    if args.lr_schedule != "constant":
+        settings["lr_schedule"] = args.lr_schedule
     if args.max_steps is not None:
         settings["max_steps"] = validate.positive_int(args.max_steps, "--max-steps")
     if args.patience is not None:
@@ -416,6 +429,7 @@ def main(argv: list[str] | None = None) -> int:
     machine_line = machine()
     start = time.perf_counter()
     train_keys = ("max_steps", "eval_every", "patience", "batch_size", "learning_rate")
+    model_kwargs = {"decay_steps": settings["max_steps"]} if settings.get("lr_schedule") == "cosine" else {}
     # R outermost, then seeds, then models: a run cut short by the budget still has whole columns
     for units in args.sizes:
         for seed in seeds:
@@ -427,7 +441,7 @@ def main(argv: list[str] | None = None) -> int:
                     return 0
                 record = train_one(model, units, data, seed,
                                    max_seconds=60 * settings.get("max_minutes", np.inf),
-                                   **{k: settings[k] for k in train_keys})
+                                   **{k: settings[k] for k in train_keys}, **model_kwargs)
                 record["settings"] = settings
                 record["machine"] = machine_line
                 records.append(record)

@@ -37,9 +37,18 @@ def test_seeds_can_be_split_across_machines_and_runs_capped_in_time(tmp_path):
     args = ["reproduce", "ba2016", "--out", str(tmp_path), "--sizes", "3", "--max-steps", "4",
             "--models", "rnn", "--seeds", "1", "--first-seed", "2", "--max-minutes", "5"]
     assert fwcourse_main(args) == 0
-    (record,) = json.loads((tmp_path / "ba2016_results.json").read_text())
-    assert record["seed"] == 2 and record["settings"]["max_minutes"] == 5
-    assert "or 5 minutes a run" in (tmp_path / "ba2016_results.md").read_text()
+    assert fwcourse_main(args + ["--lr-schedule", "cosine"]) == 0  # another protocol: run again
+    plain, cosine = json.loads((tmp_path / "ba2016_results.json").read_text())
+    assert plain["seed"] == 2 and plain["settings"]["max_minutes"] == 5
+    assert "lr_schedule" not in plain["settings"] and cosine["settings"]["lr_schedule"] == "cosine"
+    md = (tmp_path / "ba2016_results.md").read_text()
+    assert "or 5 minutes a run, patience" in md and "cosine learning rate" in md
+
+
+def test_cosine_schedule_decays_to_one_percent():
+    net = ba2016.build_model("rnn", 3, learning_rate=1e-3, decay_steps=100)
+    schedule = net.optimizer._learning_rate  # Keras keeps the schedule object here
+    assert float(schedule(0)) == pytest.approx(1e-3) and float(schedule(100)) == pytest.approx(1e-5)
 
 
 @pytest.mark.parametrize("model", ba2016.MODELS)
