@@ -191,7 +191,7 @@ def compare_with_paper(records: list[dict], tolerance: float = 1.0) -> list[str]
             continue
         same = abs(100 * mean - paper) <= tolerance
         lines.append(f"{LABELS[model]:14s} R={units:<3d} ours {100 * mean:6.2f}% (n={n})  paper {paper:6.2f}%  "
-                     f"-> {'reproduced' if same else 'NOT reproduced'} (within {tolerance:g} points)")
+                     f"-> {'reproduced' if same else 'NOT reproduced'} (within {tolerance:g} point{'s' * (tolerance != 1)})")
     return lines
 
 
@@ -254,12 +254,20 @@ def budget(record: dict) -> tuple:
     return st["max_steps"], st["patience"], st.get("max_minutes"), st.get("lr_schedule", "constant")
 
 
+def budget_label(record: dict) -> str:
+    """The budget of a run in words, e.g. "up to 8,000 steps a run, patience 12"."""
+    max_steps, patience, minutes, schedule = budget(record)
+    return (f"up to {max_steps:,} steps" + (f" or {minutes:g} minutes" if minutes else "") +
+            f" a run, patience {patience}" + ("" if schedule == "constant" else f", {schedule} learning rate"))
+
+
 def budget_groups(records: list[dict]) -> list[list[dict]]:
-    """The runs grouped by training budget, the largest step budget first."""
+    """The runs grouped by training budget: runs with a learning-rate schedule first (the most
+    complete protocol), then the largest step budget first."""
     groups: dict[tuple, list[dict]] = {}
     for r in records:
         groups.setdefault(budget(r), []).append(r)
-    return [groups[k] for k in sorted(groups, key=lambda k: (-k[0], -k[1]))]
+    return [groups[k] for k in sorted(groups, key=lambda k: (k[3] == "constant", -k[0], -k[1]))]
 
 
 def step_marks(max_steps: int) -> list[int]:
@@ -339,11 +347,9 @@ def render_markdown(all_records: list[dict]) -> str:
         f"Total training time of all runs on this page: {sum(r['seconds'] for r in all_records) / 60:.1f} min.",
     ]
     for records in budget_groups(all_records):
-        max_steps, patience, minutes, schedule = budget(records[0])
+        max_steps = budget(records[0])[0]
         settings = records[0]["settings"]
-        title = f"up to {max_steps:,} steps" + (f" or {minutes:g} minutes" if minutes else "") + \
-            f" a run, patience {patience}" + ("" if schedule == "constant" else f", {schedule} learning rate")
-        lines += ["", f"## Budget: {title}", "",
+        lines += ["", f"## Budget: {budget_label(records[0])}", "",
                   "Machine: " + "; ".join(sorted({r["machine"] for r in records})) + ".",
                   f"Scale: {settings['scale']}. Settings: " +
                   ", ".join(f"{k}={v}" for k, v in settings.items() if k not in ("scale", "seeds")) + ".", ""]

@@ -322,15 +322,21 @@ results_md = ba2016.DEFAULT_OUT / "ba2016_results.md"
 records = ba2016.load_results()
 if records:
     display(Markdown(results_md.read_text()))
-    longest = ba2016.budget_groups(records)[0]  # the runs with the largest step budget
-    sizes = sorted({r["R"] for r in longest})
-    fig, axes = plt.subplots(1, len(sizes), figsize=(5 * len(sizes), 3.5), squeeze=False)
-    for ax, units in zip(axes[0], sizes):
-        ba2016.plot_curves(longest, units, ax=ax)
-    fig.suptitle("validation error during training, the runs with the largest budget")
+    # one row of learning curves per budget long enough to leave the plateau
+    long_runs = [g for g in ba2016.budget_groups(records) if ba2016.budget(g[0])[0] >= 30_000]
+    sizes = sorted({r["R"] for g in long_runs for r in g})
+    fig, axes = plt.subplots(len(long_runs), len(sizes), figsize=(4.6 * len(sizes), 3.3 * len(long_runs)),
+                             squeeze=False)
+    for row, group in zip(axes, long_runs):
+        for ax, units in zip(row, sizes):
+            ba2016.plot_curves(group, units, ax=ax)
+            ax.set_title(f"R = {units}: {ba2016.budget_label(group[0])}", fontsize=8)
+    fig.suptitle("validation error during training")
     fig.tight_layout()
     plt.show()
-    print("\n".join(ba2016.compare_with_paper(longest)))
+    for group in long_runs:
+        print(ba2016.budget_label(group[0]))
+        print("\n".join(ba2016.compare_with_paper(group)), "\n")
 else:
     print("No results in data/ yet: run `python -m fwcourse reproduce ba2016`.")
 
@@ -338,39 +344,40 @@ else:
 # ### What reproduces and what does not
 #
 # What the committed runs show (`data/ba2016_results.md`; test error on 20,000 held-out
-# sequences; K = 4 pairs; Adam at 10⁻³, not the 10⁻⁴ of common reimplementations, because our
-# budget is small; three budgets, each in its own section of the results page):
+# sequences; K = 4 pairs; Adam starting at 10⁻³; one section of the results page per training
+# protocol):
 #
 # * **Every model first sits on a plateau near 62%**, the error of a model that has learned the
 #   format of the task but not the binding of keys to values. At 8,000 steps (about 10 epochs)
 #   all models at every R are still there (61-63%, 2 seeds at R = 20). The paper's IRNN (62.11%)
 #   and LSTM (60.81%) at R = 20 look like this plateau.
-# * **With up to 200,000 steps or 17 minutes a run (3 seeds at R = 20), fast weights and the LSTM
-#   both leave it.** Fast weights at R = 20 end at 3.76% ± 0.50 test error (after about 80,000
-#   steps, where the time limit stopped them); the LSTM at R = 20 ends at 2.83% ± 0.29 after about
-#   200,000 steps. So **the LSTM's 60.81% at R = 20 in the paper is a matter of training budget,
-#   not of capacity**: 20 LSTM units learn this task given enough updates (read the curves: the
-#   LSTM leaves the plateau after 15,000-25,000 steps).
-# * **Fast weights are not clearly ahead at R = 20 in our runs**: within 100,000 steps they reach
-#   3.51% against the LSTM's 4.49% (mean best validation error), but within 30,000 steps they
-#   were at 25.3% (seeds: 37%, 32%, 6%) against the LSTM's 13.9%, and a fast-weight step costs
-#   about twice an LSTM step on a CPU. At R = 50 fast weights leave the plateau much sooner (3.1%
-#   within 30,000 steps, one seed) than the LSTM (6.3%).
-# * **The paper's 1.81% for fast weights at R = 20 is not reproduced**: our best seed reaches
-#   3.09%, and all our fast-weight and LSTM runs flatten out at 2.5-4% with a constant learning
-#   rate of 10⁻³; a decaying learning rate or the paper's longer training may close the gap. Its
-#   0% at R = 50 and R = 100 are not reproduced either (3.02% at R = 50; R = 100 not run).
-# * **The control matters.** The RNN + LayerNorm control, with the same depth and normalisation
-#   but no fast memory, is the slowest learner of all: 52.8% ± 5.0 at R = 20 after 200,000 steps
-#   (16.0% at R = 50). Whatever helps fast weights, it is not LayerNorm and the extra inner step
-#   alone. A plain tanh RNN (28.3%) and the IRNN (14.9%) also learn slowly at R = 20 but do learn.
+# * **With 120,000 steps and a cosine learning-rate decay (3 seeds at R = 20), fast weights
+#   reproduce the paper: 2.01% ± 0.55 test error** (seeds: 1.62%, 1.62%, 2.79%; the paper reports
+#   1.81%). The LSTM with the same steps and schedule reaches 4.57% ± 0.42, the RNN + LayerNorm
+#   control 57.5% ± 4.0 (2 seeds). At an equal budget fast weights are clearly ahead, and the
+#   control, with the same depth and LayerNorm but no fast memory, barely leaves the plateau:
+#   whatever helps fast weights, it is not LayerNorm and the extra inner step alone.
+# * **The LSTM's 60.81% at R = 20 in the paper is a matter of training budget, not of
+#   capacity.** With a constant learning rate and up to 200,000 steps or 17 minutes a run (3
+#   seeds), the LSTM at R = 20 leaves the plateau after 15,000-25,000 steps and ends at
+#   2.83% ± 0.29; fast weights, stopped by the time limit after about 80,000 steps, end at
+#   3.76% ± 0.50. Read the curves: with a constant rate both flatten out at 2.5-4%; the decaying
+#   rate is what takes fast weights under 2%.
+# * At R = 50 (one seed, constant rate) fast weights leave the plateau much sooner than the LSTM
+#   (3.1% against 6.3% within 30,000 steps); the paper's 0% at R = 50 and R = 100 are not
+#   reproduced (3.02% at R = 50; fast weights at R = 100 not run). A plain tanh RNN (28.3%) and
+#   the IRNN (14.9%) learn slowly at R = 20 but do learn.
 # * Not run: the A-LSTM (associative LSTM), fast weights at R = 100, and more than one seed at
 #   R = 50 and 100.
 #
-# The longest runs were made one process per (model, R, seed), 14 side by side on a 16-core
-# machine (CPU only, JAX backend), each with
-# `FWCOURSE_SCALE=default KERAS_BACKEND=jax python -m fwcourse reproduce ba2016 --models M --sizes R --seeds 1 --first-seed S --max-steps 200000 --patience 1000 --max-minutes 17 --out DIR`,
-# and their records appended to `data/ba2016_results.json`; the page is rendered from that file.
+# How the long runs were made (CPU only, JAX backend, one core per process, records appended to
+# `data/ba2016_results.json`, from which the page is rendered):
+#
+# * cosine protocol, on a 2-core laptop-class machine, two processes side by side:
+#   `FWCOURSE_SCALE=default KERAS_BACKEND=jax python -m fwcourse reproduce ba2016 --models fastweights --sizes 20 --seeds 3 --max-steps 120000 --patience 1000 --max-minutes 50 --lr-schedule cosine`
+#   (and the same with `--models lstm,rnn_ln`); about 15 minutes per fast-weight run, 8 per LSTM run;
+# * constant-rate protocol, 14 processes side by side on a 16-core machine, one per
+#   (model, R, seed): `... reproduce ba2016 --models M --sizes R --seeds 1 --first-seed S --max-steps 200000 --patience 1000 --max-minutes 17`.
 
 # %% [markdown]
 # ## Summary
