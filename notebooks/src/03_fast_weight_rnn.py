@@ -353,10 +353,11 @@ else:
 #   and LSTM (60.81%) at R = 20 look like this plateau.
 # * **With 120,000 steps and a cosine learning-rate decay (3 seeds at R = 20), fast weights
 #   reproduce the paper: 2.01% ± 0.55 test error** (seeds: 1.62%, 1.62%, 2.79%; the paper reports
-#   1.81%). The LSTM with the same steps and schedule reaches 4.57% ± 0.42, the RNN + LayerNorm
-#   control 57.5% ± 4.0 (2 seeds). At an equal budget fast weights are clearly ahead, and the
-#   control, with the same depth and LayerNorm but no fast memory, barely leaves the plateau:
-#   whatever helps fast weights, it is not LayerNorm and the extra inner step alone.
+#   1.81%). With the same steps and schedule the LSTM reaches 4.57% ± 0.42, a plain tanh RNN
+#   25.0% and the IRNN 48.3% (one seed each), and the RNN + LayerNorm control 58.9% ± 3.8 (3
+#   seeds). At an equal budget fast weights are clearly ahead, and the control, with the same
+#   depth and LayerNorm but no fast memory, barely leaves the plateau (it does worse than the
+#   plain RNN): whatever helps fast weights, it is not LayerNorm and the extra inner step alone.
 # * **The LSTM's 60.81% at R = 20 in the paper is a matter of training budget, not of
 #   capacity.** With a constant learning rate and up to 200,000 steps or 17 minutes a run (3
 #   seeds), the LSTM at R = 20 leaves the plateau after 15,000-25,000 steps and ends at
@@ -375,7 +376,8 @@ else:
 #
 # * cosine protocol, on a 2-core laptop-class machine, two processes side by side:
 #   `FWCOURSE_SCALE=default KERAS_BACKEND=jax python -m fwcourse reproduce ba2016 --models fastweights --sizes 20 --seeds 3 --max-steps 120000 --patience 1000 --max-minutes 50 --lr-schedule cosine`
-#   (and the same with `--models lstm,rnn_ln`); about 15 minutes per fast-weight run, 8 per LSTM run;
+#   (and the same with `--models lstm,rnn_ln`, `rnn`, `irnn`); about 15 minutes per fast-weight
+#   run, 8 per LSTM run, 5 for the others;
 # * constant-rate protocol, 14 processes side by side on a 16-core machine, one per
 #   (model, R, seed): `... reproduce ba2016 --models M --sizes R --seeds 1 --first-seed S --max-steps 200000 --patience 1000 --max-minutes 17`.
 
