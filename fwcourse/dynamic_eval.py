@@ -130,10 +130,7 @@ def _validated(model, tokens, targets, weights):
     targets = validate.array(targets, "targets", shape=tokens.shape)
     vocab = getattr(model, "vocab_size", None)
     for name, arr in (("tokens", tokens), ("targets", targets)):
-        if not np.issubdtype(arr.dtype, np.integer):
-            raise TypeError(f"{name} must hold integer token ids; got dtype {arr.dtype}.")
-        if arr.size and (arr.min() < 0 or (vocab is not None and arr.max() >= vocab)):
-            raise ValueError(f"{name} must hold ids in [0, {vocab}); got [{arr.min()}, {arr.max()}].")
+        validate.token_ids(arr, name, vocab)
     if weights is None:
         weights = np.ones(tokens.shape, dtype=np.float32)
     weights = validate.array(weights, "weights", shape=tokens.shape).astype(np.float32)

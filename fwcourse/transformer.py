@@ -331,10 +331,7 @@ def token_losses(model: keras.Model, tokens, next_tokens, batch_size: int = 16) 
     next_tokens = validate.array(next_tokens, "next_tokens", shape=tokens.shape)
     vocab = getattr(model, "vocab_size", None)
     for name, arr in (("tokens", tokens), ("next_tokens", next_tokens)):
-        if not np.issubdtype(arr.dtype, np.integer):
-            raise TypeError(f"{name} must hold integer token ids; got dtype {arr.dtype}.")
-        if arr.size and (arr.min() < 0 or (vocab is not None and arr.max() >= vocab)):
-            raise ValueError(f"{name} must hold ids in [0, {vocab}); got [{arr.min()}, {arr.max()}].")
+        validate.token_ids(arr, name, vocab)
     batch_size = validate.positive_int(batch_size, "batch_size")
     out = []
     for start in range(0, len(tokens), batch_size):

@@ -38,6 +38,15 @@ def array(
     return arr
 
 
+def token_ids(arr: np.ndarray, name: str, vocab_size: int | None = None) -> np.ndarray:
+    """Check ``arr`` holds integer token ids in [0, vocab_size) (any id >= 0 without a size)."""
+    if not np.issubdtype(arr.dtype, np.integer):
+        raise TypeError(f"{name} must hold integer token ids; got dtype {arr.dtype}.")
+    if arr.size and (arr.min() < 0 or (vocab_size is not None and arr.max() >= vocab_size)):
+        raise ValueError(f"{name} must hold ids in [0, {vocab_size}); got [{arr.min()}, {arr.max()}].")
+    return arr
+
+
 def same_length(name_a: str, a: np.ndarray, name_b: str, b: np.ndarray, axis: int = 0) -> None:
     """Check two arrays agree along ``axis`` (e.g. the time axis of keys and values)."""
     if a.shape[axis] != b.shape[axis]:
