@@ -225,7 +225,10 @@ Markdown(nextword.results_table(results))
 # How to read it: the gap between training loss and validation loss is memorisation. The trigram
 # model is strong on a small corpus like this one: a neural model only earns its keep once it has
 # enough data and the right capacity. At the quick scale the neural models see little data and
-# train for two epochs, so expect the baseline to win; run the default scale to see the full picture.
+# train for two epochs, so expect the baseline to win. At the default scale the neural models
+# learn more, yet on this corpus of about 50,000 training words the trigram still won when we
+# ran it (test perplexity 244 against 585 for the best neural model, the attention model):
+# with more text (`--corpus` a folder of your own), the ranking can change.
 
 # %%
 fig, axes = plt.subplots(1, len(histories), figsize=(3.2 * len(histories), 2.8), sharey=True)
