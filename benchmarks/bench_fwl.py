@@ -65,62 +65,83 @@ def forward_flops(T: int, vocab: int, d: int, layers: int, fwl_size: int | None,
     return body + block + unembed + attention
 
 
-def step_time(spec, T: int, batch: int, fwl: bool, repeats: int) -> float:
+def fresh_session() -> None:
+    """A clean Keras session with the course's precision policy (clear_session resets the policy:
+    without setting it again a GPU run would silently measure float32)."""
     import keras
 
     from fwcourse import transformer
 
-    vocab, d, layers, heads, fwl_size = spec
     keras.backend.clear_session()
+    transformer.use_accelerator()
+
+
+def step_time(spec, T: int, batch: int, fwl: bool, repeats: int) -> float:
+    """Seconds per training step in ``model.fit``: (time of a fit over 1 + ``repeats`` batches -
+    time of a fit over 1 batch) / ``repeats``, each the median of 3 fits after one that compiles.
+    The difference cancels what every fit call costs once (building its data iterator, copying
+    the variables back to the model at the end), so only the steps remain; timing
+    ``train_on_batch`` calls would count that copy at every step."""
+    from fwcourse import transformer
+
+    vocab, d, layers, heads, fwl_size = spec
+    fresh_session()
     model = transformer.build_lm(vocab, d, layers, heads, T, fwl_size=fwl_size if fwl else None,
                                  attn_chunks=chunks_for(T), seed=0)
     rng = np.random.default_rng(0)
-    tokens = rng.integers(1, vocab, (batch, T)).astype("int32")
-    targets = rng.integers(1, vocab, (batch, T)).astype("int32")
-    weights = np.ones((batch, T), "float32")
-    return median_time(lambda: model.train_on_batch(tokens, targets, sample_weight=weights), repeats)
+    n = batch * (1 + repeats)
+    tokens, targets = (rng.integers(1, vocab, (n, T)).astype("int32") for _ in range(2))
+    weights = np.ones((n, T), "float32")
+
+    def fit(batches: int):
+        rows = slice(0, batch * batches)
+        return lambda: model.fit(tokens[rows], targets[rows], sample_weight=weights[rows],
+                                 batch_size=batch, epochs=1, shuffle=False, verbose=0)
+
+    one = median_time(fit(1), 3, warmup=1)
+    return (median_time(fit(1 + repeats), 3, warmup=0) - one) / repeats
 
 
-def _compiled(fn):
-    """``fn`` compiled by the Keras backend in use (tf.function or jax.jit), returning NumPy."""
+def _compiled(fn, *args):
+    """``fn(*args)`` compiled by the Keras backend in use (tf.function or jax.jit), blocking until
+    done. The arrays are passed as arguments, not captured: jax.jit would fold captured arrays
+    into constants and XLA would then compute the result at compile time."""
     import keras
 
     if keras.backend.backend() == "jax":
         import jax
 
         jitted = jax.jit(fn)
-        return lambda: np.asarray(jax.block_until_ready(jitted()))
+        return lambda: jax.block_until_ready(jitted(*args))
     import tensorflow as tf
 
     jitted = tf.function(fn)
-    return lambda: jitted().numpy()
+    return lambda: jitted(*args).numpy()
 
 
-def attention_time(T: int, chunks: int | None, repeats: int) -> float:
+def attention_time(T: int, chunks: int | None, repeats: int, batch: int = 2) -> float:
     from keras import ops
 
     from fwcourse.chunked_attention import mixed_chunk_attention, quadratic_attention
 
     rng = np.random.default_rng(0)
-    q, k = (ops.convert_to_tensor(rng.standard_normal((2, T, 64)), "float32") for _ in range(2))
-    v = ops.convert_to_tensor(rng.standard_normal((2, T, 256)), "float32")
+    q, k = (ops.convert_to_tensor(rng.standard_normal((batch, T, 64)), "float32") for _ in range(2))
+    v = ops.convert_to_tensor(rng.standard_normal((batch, T, 256)), "float32")
     if chunks is None:
-        fn = _compiled(lambda: quadratic_attention(q, k, v, exclusive=True))
+        fn = _compiled(lambda q, k, v: quadratic_attention(q, k, v, exclusive=True), q, k, v)
     else:
-        fn = _compiled(lambda: mixed_chunk_attention(q, k, v, chunks, exclusive=True))
+        fn = _compiled(lambda q, k, v: mixed_chunk_attention(q, k, v, chunks, exclusive=True), q, k, v)
     return median_time(fn, repeats)
 
 
 def dynamic_eval_times(T: int, n_windows: int, chunk_len: int) -> tuple[float, float, float]:
     """Seconds to score ``n_windows`` windows of the course model: static inference batched (16),
     static inference one window at a time, and dynamic evaluation (one window at a time, by nature)."""
-    import keras
-
     from fwcourse import transformer
     from fwcourse.dynamic_eval import dynamic_eval
 
     vocab, d, layers, heads, _ = MODELS["course (d=64, 2 layers, V=5k)"]
-    keras.backend.clear_session()
+    fresh_session()
     model = transformer.build_lm(vocab, d, layers, heads, T, seed=0)
     rng = np.random.default_rng(0)
     tokens = rng.integers(1, vocab, (n_windows, T)).astype("int32")
@@ -139,6 +160,8 @@ def main(argv=None) -> int:
     parser.add_argument("--lengths", type=int, nargs="+", default=[256, 1024, 4096])
     parser.add_argument("--batch", type=int, default=4)
     parser.add_argument("--repeats", type=int, default=10)
+    parser.add_argument("--attention-batch", type=int, default=2,
+                        help="batch of the attention table (larger on a GPU, where 2 is launch-bound)")
     parser.add_argument("--parts", nargs="+", choices=PARTS, default=list(PARTS), help="what to measure")
     parser.add_argument("--out", type=Path, default=RESULTS, help=f"where the tables go (default {RESULTS.name})")
     args = parser.parse_args(argv)
@@ -163,11 +186,10 @@ def main(argv=None) -> int:
         print(line, flush=True)
         args.out.write_text("\n".join(lines) + "\n")
 
-    if gpus:
-        transformer.use_accelerator()
     if "models" in args.parts:
-        emit(f"## FWL model step time over base\n\nBatch {args.batch}; median of {args.repeats} "
-             f"training steps after 2 warm-up steps; float32 on CPU, the course's mixed-precision "
+        emit(f"## FWL model step time over base\n\nBatch {args.batch}; per step of `model.fit`: (fit over "
+             f"{1 + args.repeats} batches - fit over 1 batch) / {args.repeats}, medians of 3 fits after one "
+             f"that compiles; float32 on CPU, the course's mixed-precision "
              f"policy on a GPU; FWL attn_chunks = T / {CHUNK_LEN}.\n")
         emit("| model | T | base step (ms) | FWL step (ms) | measured ratio | predicted (FLOPs) | measured / predicted |")
         emit("|---|---|---|---|---|---|---|")
@@ -185,13 +207,13 @@ def main(argv=None) -> int:
 
     if "attention" in args.parts:
         emit("\n## Causal linear attention: time(T) / time(first T)\n\n"
-             "q, k [2, T, 64], v [2, T, 256] (the shapes of the FWL's first layer at d = 64, size = 64); "
+             f"q, k [{args.attention_batch}, T, 64], v [{args.attention_batch}, T, 256] (the shapes of the FWL's first layer at d = 64, size = 64); "
              f"median of {args.repeats} compiled calls.\n")
         emit("| method | " + " | ".join(f"T={T}" for T in args.lengths) + " |")
         emit("|---|" + "---|" * len(args.lengths))
         for label, chunks_of in (("quadratic", lambda T: None), ("mixed chunk, C = 64", lambda T: max(T // 64, 1)),
                                  ("mixed chunk, G = 16", lambda T: 16)):
-            times = [attention_time(T, chunks_of(T), args.repeats) for T in args.lengths]
+            times = [attention_time(T, chunks_of(T), args.repeats, args.attention_batch) for T in args.lengths]
             emit(f"| {label} | " + " | ".join(f"{1e3 * t:.2f} ms ({t / times[0]:.1f}x)" for t in times) + " |")
 
     if "dynamic" in args.parts and keras.backend.backend() == "tensorflow":

@@ -18,7 +18,8 @@ per-position weights, because the gradient a dense layer receives from one token
 is causal un-normalised linear attention (query = the fast-pass input, key = the slow-pass input,
 value = the upstream gradient δ), computed with :func:`fwcourse.chunked_attention.mixed_chunk_attention`.
 Bias and LayerNorm-offset updates are exclusive cumulative sums of δ; the LayerNorm-scale update is
-the exclusive cumulative sum of :math:`\\hat z_s \\odot \\delta_s`.
+the exclusive cumulative sum of :math:`\\hat z_s \\odot \\delta_s` (computed in chunks too: a running sum is
+linear attention with all scores 1).
 
 The block (the README's "fast weight block"): Dense(d → 4·size) → squared ReLU → Dense(4·size → size)
 → LayerNorm → unembedding Dense(size → vocab_size). Kernels, biases and the LayerNorm scale/offset
@@ -100,11 +101,6 @@ def _concrete(value) -> np.ndarray | None:
     except Exception:  # a KerasTensor, tf.function tensor or jax tracer has no value yet
         return None
     return arr.astype(np.float32) if arr.dtype.name == "bfloat16" else arr
-
-
-def _exclusive_cumsum(v):
-    """Σ_{s<t} v_s along the time axis (axis 1), exactly zero at t = 0."""
-    return ops.concatenate([ops.zeros_like(v[:, :1]), ops.cumsum(v, axis=1)[:, :-1]], axis=1)
 
 
 @keras.saving.register_keras_serializable(package="fwcourse")
@@ -317,13 +313,24 @@ class FWLBlock(keras.layers.Layer):
         z1_fast = (
             s["z1"]
             - self._step("kernel1") * self._attend(s["x"], s["x"], s["grad_z1"])
-            - self._step("bias1") * _exclusive_cumsum(s["grad_z1"])
+            - self._step("bias1") * self._running_sum(s["grad_z1"])
         )
         r1_fast = ops.relu(z1_fast)
         return r1_fast * r1_fast
 
     def _attend(self, query, key, value):
         return mixed_chunk_attention(query, key, value, self.attn_chunks, exclusive=True)
+
+    def _running_sum(self, value):
+        """Σ_{s<t} v_s along time, exactly zero at t = 0: linear attention whose scores are all 1.
+
+        So it runs in chunks like the attention: matmuls inside the chunks, a short cumsum across
+        them. A plain ``ops.cumsum`` over thousands of positions lowers to a sliding-window
+        reduction on GPUs (quadratic work in T): at T = 4096 on an H100 that made the training step
+        1.27x slower (benchmarks/results/fwl_gpu.md).
+        """
+        ones = ops.ones_like(value[..., :1])
+        return self._attend(ones, ones, value)
 
     def call(self, x, labels, weights):
         s = self._slow_pass_and_gradients(x, labels, weights)
@@ -332,11 +339,11 @@ class FWLBlock(keras.layers.Layer):
             ops.matmul(a1_fast, self.kernel2)
             + self.bias2
             - self._step("kernel2") * self._attend(a1_fast, s["a1"], s["grad_z2"])
-            - self._step("bias2") * _exclusive_cumsum(s["grad_z2"])
+            - self._step("bias2") * self._running_sum(s["grad_z2"])
         )
         n2_fast, _ = self._normalize(z2_fast)
-        g_fast = self.ln_scale - self._step("ln_scale") * _exclusive_cumsum(s["grad_h"] * s["n2"])
-        beta_fast = self.ln_offset - self._step("ln_offset") * _exclusive_cumsum(s["grad_h"])
+        g_fast = self.ln_scale - self._step("ln_scale") * self._running_sum(s["grad_h"] * s["n2"])
+        beta_fast = self.ln_offset - self._step("ln_offset") * self._running_sum(s["grad_h"])
         return ops.matmul(n2_fast * g_fast + beta_fast, self.out_kernel) + self.out_bias
 
     def update_contributions(self, x, labels, weights) -> dict[str, np.ndarray]:

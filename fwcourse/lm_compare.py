@@ -5,7 +5,8 @@ trains the base transformer LM and the same model with a FWL head (:mod:`fwcours
 then scores the held-out documents four ways, recording per-token losses so that the paper's
 analyses can be redone: perplexity by position in the document (:func:`by_position`) and on
 repeated vs first-occurrence tokens (:func:`by_repetition`). Costs measured in the same run:
-evaluation tokens per second, training step time and (on a GPU) peak device memory.
+evaluation tokens per second, training step time, and the peak memory added while training and
+while evaluating (:mod:`fwcourse.peak_memory`: GPU memory on a GPU, resident memory on a CPU).
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ import numpy as np
 
 from fwcourse import dynamic_eval as dyn
 from fwcourse import lm_data, transformer, validate
+from fwcourse.peak_memory import PeakMemory, with_peak_memory
 
 METHODS = ("base", "base + dynamic eval", "FWL", "FWL + dynamic eval")
 
@@ -29,7 +31,8 @@ class Evaluation:
     losses: np.ndarray
     tokens_per_s: float
     train_step_s: float
-    peak_memory_mb: float | None
+    train_peak_mib: float | None
+    eval_peak_mib: float | None
 
     def perplexity(self, weights: np.ndarray) -> float:
         return transformer.perplexity(self.losses, weights)
@@ -48,7 +51,8 @@ class Comparison:
     tokenizer: object = None
 
     def table(self) -> list[dict]:
-        """One row per method: perplexity, eval tokens/s, train step time, peak memory."""
+        """One row per method: perplexity, eval tokens/s, train step time, peak memory (MiB) of
+        training and of evaluation (dynamic evaluation keeps a weight copy and its gradients)."""
         return [
             {
                 "corpus": self.corpus,
@@ -56,24 +60,32 @@ class Comparison:
                 "perplexity": e.perplexity(self.windows.weights),
                 "eval tokens/s": e.tokens_per_s,
                 "train step (ms)": 1e3 * e.train_step_s,
-                "peak memory (MB)": "n/a (no GPU)" if e.peak_memory_mb is None else e.peak_memory_mb,
+                "train peak (MiB)": "n/a" if e.train_peak_mib is None else e.train_peak_mib,
+                "eval peak (MiB)": "n/a" if e.eval_peak_mib is None else e.eval_peak_mib,
             }
             for e in self.evaluations.values()
         ]
 
 
-class _StepTimer(keras.callbacks.Callback):
-    """Wall time of each training batch (the first ``skip`` include tracing/compilation)."""
+class _StepMeter(keras.callbacks.Callback):
+    """Wall time of each training batch, and the peak memory added by the batches after the first
+    ``skip`` (which include tracing and compilation, so they are left out of both)."""
 
     def __init__(self, skip: int = 2) -> None:
         super().__init__()
         self.skip, self.times, self._start = skip, [], 0.0
+        self.memory, self.peak_mib = PeakMemory(), None
 
     def on_train_batch_begin(self, batch, logs=None):
+        if len(self.times) == self.skip:
+            self.memory.start()
         self._start = time.perf_counter()
 
     def on_train_batch_end(self, batch, logs=None):
         self.times.append(time.perf_counter() - self._start)
+
+    def on_train_end(self, logs=None):
+        self.peak_mib = self.memory.stop()
 
     @property
     def step_s(self) -> float:
@@ -81,28 +93,11 @@ class _StepTimer(keras.callbacks.Callback):
         return float(np.median(kept)) if kept else float("nan")
 
 
-def _gpu_peak_reset() -> bool:
-    """Reset the GPU's peak-memory counter; False when there is no GPU (TF backend)."""
-    if keras.backend.backend() != "tensorflow":
-        return False
-    import tensorflow as tf
-
-    if not tf.config.list_physical_devices("GPU"):
-        return False
-    tf.config.experimental.reset_memory_stats("GPU:0")
-    return True
-
-
-def _gpu_peak_mb() -> float:
-    import tensorflow as tf
-
-    return tf.config.experimental.get_memory_info("GPU:0")["peak"] / 2**20
-
-
 def train(corpus: "lm_data.corpus.TokenCorpus", fwl: bool, S, seed: int = 0):
     """Train the base (``fwl=False``) or FWL model with the sizes ``S`` (``config.sizes("06")``).
 
-    Returns ``(model, history, step_seconds, peak_memory_mb or None)``.
+    Returns ``(model, history, step_seconds, peak MiB added by the training steps after
+    compilation, or None)``.
     """
     windows = lm_data.lm_windows(corpus.train, S.seq_len)
     model = transformer.build_lm(
@@ -110,24 +105,24 @@ def train(corpus: "lm_data.corpus.TokenCorpus", fwl: bool, S, seed: int = 0):
         fwl_size=S.fwl_size if fwl else None, attn_chunks=S.attn_chunks,
         learning_rate=S.learning_rate, seed=seed,
     )
-    on_gpu = _gpu_peak_reset()
-    timer = _StepTimer()
+    meter = _StepMeter()
     history = model.fit(
         lm_data.lm_dataset(windows, S.batch_size, shuffle=True, seed=seed),
-        epochs=S.epochs, verbose=0, callbacks=[timer], shuffle=False,  # the dataset shuffles
+        epochs=S.epochs, verbose=0, callbacks=[meter], shuffle=False,  # the dataset shuffles
     )
-    return model, history, timer.step_s, (_gpu_peak_mb() if on_gpu else None)
+    return model, history, meter.step_s, meter.peak_mib
 
 
 def _timed(fn):
-    fn()  # warm-up: tracing and compilation are not evaluation speed
     start = time.perf_counter()
     out = fn()
     return out, time.perf_counter() - start
 
 
-def evaluate(model, windows: lm_data.LMWindows, dynamic_lr: float | None, S) -> tuple[np.ndarray, float]:
-    """Per-token losses on ``windows`` and tokens/s, statically or with dynamic evaluation."""
+def evaluate(model, windows: lm_data.LMWindows, dynamic_lr: float | None, S
+             ) -> tuple[np.ndarray, float, float | None]:
+    """Per-token losses on ``windows``, tokens/s and peak MiB added (timed run), statically or with
+    dynamic evaluation."""
     if dynamic_lr is None:
         fn = lambda: transformer.token_losses(model, windows.tokens, windows.targets, S.batch_size)  # noqa: E731
     else:
@@ -135,8 +130,9 @@ def evaluate(model, windows: lm_data.LMWindows, dynamic_lr: float | None, S) -> 
             model, windows.tokens, windows.targets, windows.weights, doc=windows.doc,
             chunk_len=S.dynamic_chunk, learning_rate=dynamic_lr,
         )
-    losses, seconds = _timed(fn)
-    return losses * (windows.weights > 0), float(windows.weights.sum() / seconds)
+    fn()  # warm-up: tracing and compilation are not evaluation speed
+    (losses, seconds), peak = with_peak_memory(lambda: _timed(fn))
+    return losses * (windows.weights > 0), float(windows.weights.sum() / seconds), peak
 
 
 def tune_dynamic_lr(model, windows: lm_data.LMWindows, S) -> float:
@@ -164,14 +160,12 @@ def compare(corpus_name: str, S, seed: int = 0) -> Comparison:
     valid = lm_data.lm_windows(corpus.valid, S.seq_len)
     evaluations, lrs, models = {}, {}, {}
     for fwl, name in ((False, "base"), (True, "FWL")):
-        model, _, step_s, peak = train(corpus, fwl, S, seed)
+        model, _, step_s, train_peak = train(corpus, fwl, S, seed)
         models[name] = model
-        losses, speed = evaluate(model, test, None, S)
-        evaluations[name] = Evaluation(name, losses, speed, step_s, peak)
         lrs[name] = tune_dynamic_lr(model, valid.take(slice(0, S.tune_windows)), S)
-        losses, speed = evaluate(model, test, lrs[name], S)
-        label = f"{name} + dynamic eval"
-        evaluations[label] = Evaluation(label, losses, speed, step_s, peak)
+        for label, lr in ((name, None), (f"{name} + dynamic eval", lrs[name])):
+            losses, speed, eval_peak = evaluate(model, test, lr, S)
+            evaluations[label] = Evaluation(label, losses, speed, step_s, train_peak, eval_peak)
     repeated = lm_data.repeat_mask(test.tokens, test.targets)
     return Comparison(corpus_name, test, {m: evaluations[m] for m in METHODS}, repeated, lrs,
                       models, corpus.tokenizer)

@@ -270,7 +270,8 @@ print("position 0: max |FWLBlock - slow block| =",
 # * **default**: the course's offline corpus of real English prose (Python documentation topics).
 #
 # Costs, measured in this run on this machine: evaluation tokens per second, the median
-# training step time, and peak GPU memory (only when a GPU is present).
+# training step time, and the peak memory TensorFlow allocated while training and while
+# evaluating (on the GPU when there is one, else on the CPU).
 
 # %%
 results = {name: lm_compare.compare(name, S) for name in S.corpora}
@@ -282,7 +283,8 @@ def show_table(rows, columns):
         print(" | ".join(f"{v:>18.4g}" if isinstance(v, float) else f"{str(v):>18}" for v in cells))
 
 show_table([r for c in results.values() for r in c.table()],
-           ["corpus", "method", "perplexity", "eval tokens/s", "train step (ms)", "peak memory (MB)"])
+           ["corpus", "method", "perplexity", "eval tokens/s", "train step (ms)", "train peak (MiB)",
+            "eval peak (MiB)"])
 for name, c in results.items():
     speed = {m: e.tokens_per_s for m, e in c.evaluations.items()}
     print(f"{name}: dynamic evaluation takes {speed['base'] / speed['base + dynamic eval']:.1f}x "

@@ -1,0 +1,57 @@
+"""fwcourse.lm_compare: notebook 06's four-way comparison, its cost columns and its analyses."""
+import math
+
+import numpy as np
+import pytest
+
+from fwcourse import config, lm_compare
+
+
+@pytest.fixture(scope="module")
+def comparison():
+    return lm_compare.compare("synthetic", config.sizes("06", "quick"))
+
+
+def test_table_has_every_method_with_measured_costs(comparison):
+    rows = comparison.table()
+    assert [r["method"] for r in rows] == list(lm_compare.METHODS)
+    for r in rows:
+        assert 1 < r["perplexity"] < comparison.models["base"].vocab_size * 10
+        assert r["eval tokens/s"] > 0 and r["train step (ms)"] > 0
+        # On Linux CPU both peaks are measured (resident memory), never left as "n/a".
+        assert isinstance(r["train peak (MiB)"], float) and r["train peak (MiB)"] > 0
+        assert isinstance(r["eval peak (MiB)"], float) and r["eval peak (MiB)"] >= 0
+    by_method = {r["method"]: r for r in rows}
+    for model in ("base", "FWL"):  # one training run serves both of its evaluations
+        assert by_method[model]["train step (ms)"] == by_method[f"{model} + dynamic eval"]["train step (ms)"]
+
+
+def _ppl(losses, weights):
+    return math.exp(sum(l * w for l, w in zip(losses, weights)) / sum(weights))
+
+
+def test_by_position_is_perplexity_over_each_position_bin(comparison):
+    edges, ppl = lm_compare.by_position(comparison, n_bins=4)
+    w, pos = comparison.windows.weights.ravel(), comparison.windows.positions.ravel()
+    for method, e in comparison.evaluations.items():
+        losses = e.losses.ravel()
+        for b in range(len(edges) - 1):
+            last = b == len(edges) - 2
+            idx = [i for i in range(len(w)) if w[i] > 0 and edges[b] <= pos[i]
+                   and (pos[i] < edges[b + 1] or (last and pos[i] >= edges[b + 1]))]
+            assert ppl[method][b] == pytest.approx(_ppl(losses[idx], w[idx]), rel=1e-5)
+
+
+def test_by_repetition_splits_the_tokens_into_repeated_and_first_occurrences(comparison):
+    w, rep = comparison.windows.weights.ravel(), comparison.repeated.ravel()
+    for row in lm_compare.by_repetition(comparison):
+        losses = comparison.evaluations[row["method"]].losses.ravel()
+        for label, keep in (("repeated", rep), ("first occurrence", ~rep)):
+            idx = np.flatnonzero((w > 0) & keep)
+            assert row[label] == pytest.approx(_ppl(losses[idx], w[idx]), rel=1e-5)
+        assert row["share repeated"] == pytest.approx(w[rep].sum() / w.sum())
+
+
+def test_unknown_corpus_is_named():
+    with pytest.raises(ValueError, match="corpus_name must be one of"):
+        lm_compare.compare("wikipedia", config.sizes("06", "quick"))
