@@ -13,6 +13,7 @@ COMMANDS = {
     "reproduce": ("fwcourse.ba2016", "reproduce a paper's table: ba2016 (fast-weight RNN, associative retrieval)"),
     "train-nextword": ("fwcourse.nextword", "train a next-word model (lstm|conv1d|fastweights|attention) with held-out scores"),
     "predict": ("fwcourse.nextword_cli", "type a phrase, get the top-5 next words from a train-nextword model"),
+    "compare-lm": ("fwcourse.lm_compare", "base LM vs FWL vs dynamic evaluation on held-out documents (notebook 06), to data/"),
     "train-lm": ("fwcourse.train_lm", "train the causal transformer LM [--fwl] on a long-document corpus"),
 }
 

@@ -15,20 +15,18 @@ Architecture (paper, section 4.1): 100-d character embedding → one recurrent l
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
 import time
 from pathlib import Path
 
 import numpy as np
 
 from fwcourse import config, retrieval, validate
+from fwcourse.results_file import DATA_DIR, load_records, machine, write_records
 
 MODELS = ("rnn", "irnn", "lstm", "rnn_ln", "fastweights")
 SIZES = (20, 50, 100)
 RESULTS_NAME = "ba2016_results"
-DEFAULT_OUT = Path(__file__).resolve().parent.parent / "data"
+DEFAULT_OUT = DATA_DIR
 
 # Table 1 of the paper, test error in %, as reported (quoted, not reproduced here).
 PAPER_TABLE = {
@@ -221,27 +219,6 @@ def plot_curves(records: list[dict], units: int, ax=None):
 
 
 # -- the command ---------------------------------------------------------------------------------
-def machine() -> str:
-    """One line describing where the numbers were made."""
-    import keras
-
-    cpus = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
-    ncpu = len(cpus) if cpus is not None else os.cpu_count()
-    return (f"{platform.machine()} {platform.processor() or platform.system()}, {ncpu} CPU core(s) "
-            f"usable, Python {platform.python_version()}, Keras {keras.__version__} "
-            f"({keras.backend.backend()} backend)")
-
-
-def load_records(path: Path) -> list[dict]:
-    """Records already written (none when the file does not exist)."""
-    if not path.exists():
-        return []
-    records = json.loads(path.read_text())
-    if not isinstance(records, list):
-        raise ValueError(f"{path} must hold a JSON list of records.")
-    return records
-
-
 def run_key(model: str, units: int, seed: int, settings: dict) -> tuple:
     """What makes a run: the model, R, the seed and the training budget (so longer runs are kept apart)."""
     return (model, int(units), int(seed), settings["max_steps"], settings["patience"],
@@ -451,7 +428,7 @@ def main(argv: list[str] | None = None) -> int:
                 record["settings"] = settings
                 record["machine"] = machine_line
                 records.append(record)
-                json_path.write_text("[\n" + ",\n".join(json.dumps(r) for r in records) + "\n]\n")
+                write_records(json_path, records)
                 md_path.write_text(render_markdown(records))
                 print(f"{model:12s} R={units:<4d} seed={seed}  test error {100 * record['test_error']:6.2f}%  "
                       f"({record['steps']} steps, {record['seconds']:.0f} s)", flush=True)

@@ -55,3 +55,21 @@ def test_by_repetition_splits_the_tokens_into_repeated_and_first_occurrences(com
 def test_unknown_corpus_is_named():
     with pytest.raises(ValueError, match="corpus_name must be one of"):
         lm_compare.compare("wikipedia", config.sizes("06", "quick"))
+
+
+def test_command_writes_the_results_page_and_resumes_from_it(comparison, tmp_path, monkeypatch, capsys):
+    calls = []
+    monkeypatch.setattr(lm_compare, "compare", lambda name, S, seed: calls.append(name) or comparison)
+    assert lm_compare.main(["--corpora", "synthetic", "--out", str(tmp_path)]) == 0
+    records = lm_compare.load_records(tmp_path / "fwl_results.json")
+    assert calls == ["synthetic"] and len(records) == 1
+    page = (tmp_path / "fwl_results.md").read_text()
+    for row in comparison.table():  # every method's perplexity is on the page, as measured
+        assert f"| {row['method']} | {row['perplexity']:.4g} |" in page
+    assert "## synthetic corpus, quick scale, seed 0" in page and "compare-lm --corpora synthetic" in page
+    # Run again: the finished comparison is kept, not recomputed; a new seed is added.
+    assert lm_compare.main(["--corpora", "synthetic", "--out", str(tmp_path)]) == 0
+    assert calls == ["synthetic"]
+    assert lm_compare.main(["--corpora", "synthetic", "--first-seed", "1", "--out", str(tmp_path)]) == 0
+    assert calls == ["synthetic", "synthetic"]
+    assert [r["seed"] for r in lm_compare.load_records(tmp_path / "fwl_results.json")] == [0, 1]
