@@ -258,14 +258,17 @@ def render_markdown(records: list[dict]) -> str:
         "already seen, its step size chosen on validation documents). Perplexity is over the held-"
         "out targets; eval tokens/s and the peak memory of training and evaluation (the most "
         "memory in use beyond what was in use when the phase began: resident memory on a CPU) are "
-        "measured in the same run; a train step is the median wall time of a training batch.",
+        "measured in the same run; a train step is the median wall time of a training batch. Times are "
+        "wall-clock on a machine that may be running other jobs: compare them within a table.",
     ]
     for r in records:
         S = r["sizes"]
+        default_epochs = config.sizes("06", r["scale"]).epochs
+        epochs_flag = "" if S["epochs"] == default_epochs else f" --epochs {S['epochs']}"
         lines += [
-            "", f"## {r['corpus']} corpus, {r['scale']} scale, seed {r['seed']}", "",
+            "", f"## {r['corpus']} corpus, {r['scale']} scale, {S['epochs']} epochs, seed {r['seed']}", "",
             f"Made by `FWCOURSE_SCALE={r['scale']} python -m fwcourse compare-lm --corpora {r['corpus']} "
-            f"--first-seed {r['seed']}` in {r['seconds'] / 60:.1f} min on {r['machine']}, {r['date']}. "
+            f"--first-seed {r['seed']}{epochs_flag}` in {r['seconds'] / 60:.1f} min on {r['machine']}, {r['date']}. "
             f"Model: d_model {S['d_model']}, {S['n_layers']} layers, {S['n_heads']} heads, T = {S['seq_len']}, "
             f"FWL size {S['fwl_size']} with {S['attn_chunks']} chunks; {S['epochs']} epochs, batch "
             f"{S['batch_size']}; {r['eval_tokens']:,} held-out targets.", "",
@@ -302,18 +305,21 @@ def main(argv: list[str] | None = None) -> int:
                         help="default: the scale's corpora")
     parser.add_argument("--seeds", type=int, default=1, help="seeds per corpus")
     parser.add_argument("--first-seed", type=int, default=0)
+    parser.add_argument("--epochs", type=int, default=None, help="override the scale's training epochs")
     parser.add_argument("--out", type=Path, default=DATA_DIR, help="folder for the results files")
     args = parser.parse_args([] if argv is None else list(argv))
     scale = config.scale()
     S = config.sizes("06")
+    if args.epochs is not None:
+        S.epochs = validate.positive_int(args.epochs, "--epochs")
     args.out.mkdir(parents=True, exist_ok=True)
     json_path, md_path = args.out / f"{RESULTS_NAME}.json", args.out / f"{RESULTS_NAME}.md"
     records = load_records(json_path)
-    done = {(r["corpus"], r["seed"], r["scale"]) for r in records}
+    done = {(r["corpus"], r["seed"], r["scale"], r["sizes"]["epochs"]) for r in records}
     transformer.use_accelerator()
     for seed in range(args.first_seed, args.first_seed + validate.positive_int(args.seeds, "--seeds")):
         for corpus in args.corpora or S.corpora:
-            if (corpus, seed, scale) in done:  # resume: what is written is kept
+            if (corpus, seed, scale, S.epochs) in done:  # resume: what is written is kept
                 continue
             start = time.perf_counter()
             comparison = compare(corpus, S, seed)

@@ -66,10 +66,13 @@ def test_command_writes_the_results_page_and_resumes_from_it(comparison, tmp_pat
     page = (tmp_path / "fwl_results.md").read_text()
     for row in comparison.table():  # every method's perplexity is on the page, as measured
         assert f"| {row['method']} | {row['perplexity']:.4g} |" in page
-    assert "## synthetic corpus, quick scale, seed 0" in page and "compare-lm --corpora synthetic" in page
+    assert "## synthetic corpus, quick scale, 1 epochs, seed 0" in page and "compare-lm --corpora synthetic" in page
     # Run again: the finished comparison is kept, not recomputed; a new seed is added.
     assert lm_compare.main(["--corpora", "synthetic", "--out", str(tmp_path)]) == 0
     assert calls == ["synthetic"]
     assert lm_compare.main(["--corpora", "synthetic", "--first-seed", "1", "--out", str(tmp_path)]) == 0
     assert calls == ["synthetic", "synthetic"]
     assert [r["seed"] for r in lm_compare.load_records(tmp_path / "fwl_results.json")] == [0, 1]
+    # A longer training budget is a run of its own, and the page says how to repeat it.
+    assert lm_compare.main(["--corpora", "synthetic", "--epochs", "3", "--out", str(tmp_path)]) == 0
+    assert len(calls) == 3 and "--first-seed 0 --epochs 3`" in (tmp_path / "fwl_results.md").read_text()
