@@ -156,7 +156,7 @@ def dynamic_eval_times(T: int, n_windows: int, chunk_len: int) -> tuple[float, f
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cpu-small", action="store_true",
-                        help="model step times at T in {256, 1024}, batch 1, 3 repeats (fits a laptop CPU)")
+                        help="model step times at T in {256, 1024}, batch 1, 10 repeats (fits a laptop CPU)")
     parser.add_argument("--lengths", type=int, nargs="+", default=[256, 1024, 4096])
     parser.add_argument("--batch", type=int, default=4)
     parser.add_argument("--repeats", type=int, default=10)
@@ -167,7 +167,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     model_lengths = args.lengths
     if args.cpu_small:
-        model_lengths, args.batch, args.repeats = [256, 1024], 1, 3
+        model_lengths, args.batch, args.repeats = [256, 1024], 1, 10
 
     import keras  # after argparse, so that --help is instant
 

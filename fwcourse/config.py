@@ -87,7 +87,7 @@ SIZES: dict[str, dict[str, dict]] = {
                       scaling_lengths=(256, 1024)),
         "default": dict(corpora=("synthetic", "default"), n_docs=160, words_per_doc=500,
                         max_tokens=5000, seq_len=256, d_model=64, n_layers=2, n_heads=4,
-                        fwl_size=64, attn_chunks=4, batch_size=16, epochs=6, learning_rate=2e-3,
+                        fwl_size=64, attn_chunks=4, batch_size=16, epochs=20, learning_rate=2e-3,
                         dynamic_chunk=32, dynamic_lrs=(0.003, 0.01, 0.03), tune_windows=8,
                         eval_windows=0,
                         demo_len=24, scaling_lengths=(256, 1024, 4096)),

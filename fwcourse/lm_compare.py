@@ -51,6 +51,7 @@ class Comparison:
     evaluations: dict[str, Evaluation]
     repeated: np.ndarray
     dynamic_lr: dict[str, float] = field(default_factory=dict)
+    epochs: dict[str, tuple[int, int]] = field(default_factory=dict)  # model -> (best epoch, epochs run)
     models: dict[str, keras.Model] = field(default_factory=dict)
     tokenizer: object = None
 
@@ -98,21 +99,28 @@ class _StepMeter(keras.callbacks.Callback):
 
 
 def train(corpus: "lm_data.corpus.TokenCorpus", fwl: bool, S, seed: int = 0):
-    """Train the base (``fwl=False``) or FWL model with the sizes ``S`` (``config.sizes("06")``).
+    """Train the base (``fwl=False``) or FWL model with the sizes ``S`` (``config.sizes("06")``)
+    for ``S.epochs`` epochs, keeping the weights of the epoch with the lowest validation loss (so
+    that neither model is compared in an overfitted state: the corpora are small). Training does
+    not stop at the first rise of the validation loss: it sometimes falls again later.
 
     Returns ``(model, history, step_seconds, peak MiB added by the training steps after
-    compilation, or None)``.
+    compilation, or None)``; ``history.history["val_loss"]`` has one entry per epoch run.
     """
     windows = lm_data.lm_windows(corpus.train, S.seq_len)
+    valid = lm_data.lm_windows(corpus.valid, S.seq_len)
     model = transformer.build_lm(
         corpus.tokenizer.size, S.d_model, S.n_layers, S.n_heads, S.seq_len,
         fwl_size=S.fwl_size if fwl else None, attn_chunks=S.attn_chunks,
         learning_rate=S.learning_rate, seed=seed,
     )
     meter = _StepMeter()
+    # Patience = the whole budget: EarlyStopping here only remembers and restores the best epoch.
+    best = keras.callbacks.EarlyStopping("val_loss", patience=S.epochs, restore_best_weights=True)
     history = model.fit(
         lm_data.lm_dataset(windows, S.batch_size, shuffle=True, seed=seed),
-        epochs=S.epochs, verbose=0, callbacks=[meter], shuffle=False,  # the dataset shuffles
+        validation_data=lm_data.lm_dataset(valid, S.batch_size),
+        epochs=S.epochs, verbose=0, callbacks=[meter, best], shuffle=False,  # the dataset shuffles
     )
     return model, history, meter.step_s, meter.peak_mib
 
@@ -162,17 +170,19 @@ def compare(corpus_name: str, S, seed: int = 0) -> Comparison:
     test = lm_data.lm_windows(corpus.test, S.seq_len)
     test = test.take(slice(0, S.eval_windows or len(test)))
     valid = lm_data.lm_windows(corpus.valid, S.seq_len)
-    evaluations, lrs, models = {}, {}, {}
+    evaluations, lrs, models, epochs = {}, {}, {}, {}
     for fwl, name in ((False, "base"), (True, "FWL")):
-        model, _, step_s, train_peak = train(corpus, fwl, S, seed)
+        model, history, step_s, train_peak = train(corpus, fwl, S, seed)
         models[name] = model
+        val = history.history["val_loss"]
+        epochs[name] = (int(np.argmin(val)) + 1, len(val))
         lrs[name] = tune_dynamic_lr(model, valid.take(slice(0, S.tune_windows)), S)
         for label, lr in ((name, None), (f"{name} + dynamic eval", lrs[name])):
             losses, speed, eval_peak = evaluate(model, test, lr, S)
             evaluations[label] = Evaluation(label, losses, speed, step_s, train_peak, eval_peak)
     repeated = lm_data.repeat_mask(test.tokens, test.targets)
     return Comparison(corpus_name, test, {m: evaluations[m] for m in METHODS}, repeated, lrs,
-                      models, corpus.tokenizer)
+                      epochs, models, corpus.tokenizer)
 
 
 def fwl_update_sources(model, tokens) -> np.ndarray:
@@ -236,6 +246,7 @@ def record(comparison: Comparison, seed: int, scale: str, sizes, seconds: float)
         "by_position": {"edges": edges.tolist(), "perplexity": {m: v.tolist() for m, v in ppl.items()}},
         "by_repetition": by_repetition(comparison),
         "dynamic_lr": comparison.dynamic_lr,
+        "epochs": comparison.epochs,
         "eval_tokens": int((comparison.windows.weights > 0).sum()),
         "seconds": seconds, "machine": machine(), "date": datetime.date.today().isoformat(),
     }
@@ -270,7 +281,8 @@ def render_markdown(records: list[dict]) -> str:
             f"Made by `FWCOURSE_SCALE={r['scale']} python -m fwcourse compare-lm --corpora {r['corpus']} "
             f"--first-seed {r['seed']}{epochs_flag}` in {r['seconds'] / 60:.1f} min on {r['machine']}, {r['date']}. "
             f"Model: d_model {S['d_model']}, {S['n_layers']} layers, {S['n_heads']} heads, T = {S['seq_len']}, "
-            f"FWL size {S['fwl_size']} with {S['attn_chunks']} chunks; {S['epochs']} epochs, batch "
+            f"FWL size {S['fwl_size']} with {S['attn_chunks']} chunks; {S['epochs']} epochs (weights of the "
+            f"best validation epoch), batch "
             f"{S['batch_size']}; {r['eval_tokens']:,} held-out targets.", "",
             "| method | " + " | ".join(COLUMNS) + " |", "|---|" + "---|" * len(COLUMNS),
         ]
@@ -291,6 +303,8 @@ def render_markdown(records: list[dict]) -> str:
                   for row in r["by_repetition"]]
         lrs = ", ".join(f"{m} {lr:g}" for m, lr in r["dynamic_lr"].items())
         lines += ["", f"Dynamic-evaluation step sizes chosen on validation: {lrs}."]
+        lines[-1] += " Best validation epoch: " + ", ".join(
+            f"{m} {best} of {ran}" for m, (best, ran) in r["epochs"].items()) + "."
     return "\n".join(lines) + "\n"
 
 
@@ -315,11 +329,14 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     json_path, md_path = args.out / f"{RESULTS_NAME}.json", args.out / f"{RESULTS_NAME}.md"
     records = load_records(json_path)
-    done = {(r["corpus"], r["seed"], r["scale"], r["sizes"]["epochs"]) for r in records}
+    def key(corpus, seed, sizes):
+        return corpus, seed, scale, sizes["epochs"]
+
+    done = {key(r["corpus"], r["seed"], r["sizes"]) for r in records if r["scale"] == scale}
     transformer.use_accelerator()
     for seed in range(args.first_seed, args.first_seed + validate.positive_int(args.seeds, "--seeds")):
         for corpus in args.corpora or S.corpora:
-            if (corpus, seed, scale, S.epochs) in done:  # resume: what is written is kept
+            if key(corpus, seed, vars(S)) in done:  # resume: what is written is kept
                 continue
             start = time.perf_counter()
             comparison = compare(corpus, S, seed)

@@ -260,8 +260,10 @@ print("position 0: max |FWLBlock - slow block| =",
 # ## 5. The experiment: four methods on held-out long documents
 #
 # `fwcourse.lm_compare.compare` trains the transformer LM of notebook 05 twice, with a plain
-# unembedding ("base") and with an `FWLBlock` head ("FWL"), for the same number of epochs, and
-# scores the test documents four ways. Dynamic evaluation takes one SGD step per chunk of
+# unembedding ("base") and with an `FWLBlock` head ("FWL"), each for `S.epochs` epochs keeping the
+# weights of its best validation epoch (`keras.callbacks.EarlyStopping` with
+# `restore_best_weights`: the corpora are small, and a model past its best epoch would be
+# compared in its overfitted state), and scores the test documents four ways. Dynamic evaluation takes one SGD step per chunk of
 # `S.dynamic_chunk` tokens already seen (its step size picked on validation documents), and
 # keeps adapting across the windows of a document. Two corpora:
 #
