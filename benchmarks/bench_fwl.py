@@ -59,9 +59,11 @@ def forward_flops(T: int, vocab: int, d: int, layers: int, fwl_size: int | None,
     block += 2 * T * h * s  # fast pass, second dense layer
     block += 2 * T * s * h  # inner backward through the second dense layer
     unembed = 3 * 2 * T * s * vocab  # slow forward, inner backward, fast forward
-    # layer 1: q = k = x [d], v = δ1 [h]; layer 2: q, k [h], v = δ2 [s]
     inter = 4 if chunks > 1 else 0  # write and read the per-chunk memories (none for one chunk)
-    attention = sum(2 * T * C * (dk + dv) + inter * T * dk * dv for dk, dv in ((d, h), (h, s)))
+    # layer 1: q = k = x [d], v = δ1 [h]; layer 2: q, k [h], v = δ2 [s]; then the four running
+    # sums (bias 1, bias 2, LayerNorm scale and offset), computed as attention with d_k = 1
+    pairs = ((d, h), (h, s), (1, h), (1, s), (1, s), (1, s))
+    attention = sum(2 * T * C * (dk + dv) + inter * T * dk * dv for dk, dv in pairs)
     return body + block + unembed + attention
 
 

@@ -325,9 +325,11 @@ class FWLBlock(keras.layers.Layer):
         """Σ_{s<t} v_s along time, exactly zero at t = 0: linear attention whose scores are all 1.
 
         So it runs in chunks like the attention: matmuls inside the chunks, a short cumsum across
-        them. A plain ``ops.cumsum`` over thousands of positions lowers to a sliding-window
-        reduction on GPUs (quadratic work in T): at T = 4096 on an H100 that made the training step
-        1.27x slower (benchmarks/results/fwl_gpu.md).
+        them. That is about 2·C multiply-adds per element where a scan needs one, small next to
+        the attention itself, and matmuls are what accelerators do fastest; a plain ``ops.cumsum``
+        over thousands of positions lowers to a sliding-window reduction on GPUs (quadratic work
+        in T), which made the training step 1.27x slower at T = 4096 on an H100
+        (benchmarks/results/fwl_gpu.md).
         """
         ones = ops.ones_like(value[..., :1])
         return self._attend(ones, ones, value)

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import json
+import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -73,24 +75,26 @@ class Comparison:
 
 
 class _StepMeter(keras.callbacks.Callback):
-    """Wall time of each training batch, and the peak memory added by the batches after the first
-    ``skip`` (which include tracing and compilation, so they are left out of both)."""
+    """Wall time of each training batch, and the peak memory one training step adds, measured on
+    ``memory_steps`` batches after the first ``skip`` (those include tracing and compilation and
+    are left out of both; so are the validation passes between epochs)."""
 
-    def __init__(self, skip: int = 2) -> None:
+    def __init__(self, skip: int = 2, memory_steps: int = 5) -> None:
         super().__init__()
-        self.skip, self.times, self._start = skip, [], 0.0
-        self.memory, self.peak_mib = PeakMemory(), None
+        self.skip, self.memory_steps, self.times, self._start = skip, memory_steps, [], 0.0
+        self.memory, self.peak_mib, self._metering = PeakMemory(), None, False
 
     def on_train_batch_begin(self, batch, logs=None):
-        if len(self.times) == self.skip:
+        self._metering = self.skip <= len(self.times) < self.skip + self.memory_steps
+        if self._metering:  # before the clock starts: resetting the counter takes a moment
             self.memory.start()
         self._start = time.perf_counter()
 
     def on_train_batch_end(self, batch, logs=None):
         self.times.append(time.perf_counter() - self._start)
-
-    def on_train_end(self, logs=None):
-        self.peak_mib = self.memory.stop()
+        peak = self.memory.stop() if self._metering else None
+        if peak is not None:
+            self.peak_mib = max(self.peak_mib or 0.0, peak)
 
     @property
     def step_s(self) -> float:
@@ -104,8 +108,8 @@ def train(corpus: "lm_data.corpus.TokenCorpus", fwl: bool, S, seed: int = 0):
     that neither model is compared in an overfitted state: the corpora are small). Training does
     not stop at the first rise of the validation loss: it sometimes falls again later.
 
-    Returns ``(model, history, step_seconds, peak MiB added by the training steps after
-    compilation, or None)``; ``history.history["val_loss"]`` has one entry per epoch run.
+    Returns ``(model, history, step_seconds, peak MiB one training step adds, or None)``;
+    ``history.history["val_loss"]`` has one entry per epoch (absent without validation windows).
     """
     windows = lm_data.lm_windows(corpus.train, S.seq_len)
     valid = lm_data.lm_windows(corpus.valid, S.seq_len)
@@ -114,14 +118,18 @@ def train(corpus: "lm_data.corpus.TokenCorpus", fwl: bool, S, seed: int = 0):
         fwl_size=S.fwl_size if fwl else None, attn_chunks=S.attn_chunks,
         learning_rate=S.learning_rate, seed=seed,
     )
-    meter = _StepMeter()
-    # Patience = the whole budget: EarlyStopping here only remembers and restores the best epoch.
-    best = keras.callbacks.EarlyStopping("val_loss", patience=S.epochs, restore_best_weights=True)
+    callbacks, validation = [_StepMeter()], None
+    if len(valid):
+        validation = lm_data.lm_dataset(valid, S.batch_size)
+        # Patience = the whole budget: EarlyStopping only remembers and restores the best epoch.
+        callbacks.append(keras.callbacks.EarlyStopping("val_loss", patience=S.epochs,
+                                                       restore_best_weights=True))
     history = model.fit(
         lm_data.lm_dataset(windows, S.batch_size, shuffle=True, seed=seed),
-        validation_data=lm_data.lm_dataset(valid, S.batch_size),
-        epochs=S.epochs, verbose=0, callbacks=[meter, best], shuffle=False,  # the dataset shuffles
+        validation_data=validation, epochs=S.epochs, verbose=0, callbacks=callbacks,
+        shuffle=False,  # the dataset shuffles
     )
+    meter = callbacks[0]
     return model, history, meter.step_s, meter.peak_mib
 
 
@@ -174,8 +182,8 @@ def compare(corpus_name: str, S, seed: int = 0) -> Comparison:
     for fwl, name in ((False, "base"), (True, "FWL")):
         model, history, step_s, train_peak = train(corpus, fwl, S, seed)
         models[name] = model
-        val = history.history["val_loss"]
-        epochs[name] = (int(np.argmin(val)) + 1, len(val))
+        val = history.history.get("val_loss", [])
+        epochs[name] = (int(np.argmin(val)) + 1 if val else S.epochs, S.epochs)
         lrs[name] = tune_dynamic_lr(model, valid.take(slice(0, S.tune_windows)), S)
         for label, lr in ((name, None), (f"{name} + dynamic eval", lrs[name])):
             losses, speed, eval_peak = evaluate(model, test, lr, S)
@@ -236,12 +244,23 @@ RESULTS_NAME = "fwl_results"
 COLUMNS = ("perplexity", "eval tokens/s", "train step (ms)", "train peak (MiB)", "eval peak (MiB)")
 
 
+def _jsonable(value):
+    """Tuples as lists and NaN (an empty bin) as None, so that the record is plain JSON."""
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value
+
+
 def record(comparison: Comparison, seed: int, scale: str, sizes, seconds: float) -> dict:
     """What ``compare-lm`` keeps of one comparison: the table, both analyses, how it was made."""
     edges, ppl = by_position(comparison)
-    return {
+    return _jsonable({
         "corpus": comparison.corpus, "seed": seed, "scale": scale,
-        "sizes": {k: list(v) if isinstance(v, tuple) else v for k, v in vars(sizes).items()},
+        "sizes": _jsonable(vars(sizes)),
         "rows": comparison.table(),
         "by_position": {"edges": edges.tolist(), "perplexity": {m: v.tolist() for m, v in ppl.items()}},
         "by_repetition": by_repetition(comparison),
@@ -249,10 +268,12 @@ def record(comparison: Comparison, seed: int, scale: str, sizes, seconds: float)
         "epochs": comparison.epochs,
         "eval_tokens": int((comparison.windows.weights > 0).sum()),
         "seconds": seconds, "machine": machine(), "date": datetime.date.today().isoformat(),
-    }
+    })
 
 
 def _cell(value) -> str:
+    if value is None:  # an empty bin
+        return "–"
     if not isinstance(value, float):
         return str(value)
     return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.4g}"
@@ -290,7 +311,8 @@ def render_markdown(records: list[dict]) -> str:
                   for row in r["rows"]]
         edges = r["by_position"]["edges"]
         bins = [f"{a}-{b - 1}" for a, b in zip(edges[:-1], edges[1:])]
-        bins[-1] = f"{edges[-2]}-{edges[-1]}"  # the last bin includes its upper edge
+        if bins:
+            bins[-1] = f"{edges[-2]}-{edges[-1]}"  # the last bin includes its upper edge
         lines += ["", "Perplexity by position of the target in its document:", "",
                   "| method | " + " | ".join(bins) + " |", "|---|" + "---|" * len(bins)]
         lines += ["| " + " | ".join([m] + [_cell(v) for v in vals]) + " |"
@@ -329,10 +351,10 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     json_path, md_path = args.out / f"{RESULTS_NAME}.json", args.out / f"{RESULTS_NAME}.md"
     records = load_records(json_path)
-    def key(corpus, seed, sizes):
-        return corpus, seed, scale, sizes["epochs"]
+    def key(corpus, seed, sizes):  # a change to any size is a new run
+        return corpus, seed, json.dumps(_jsonable(sizes), sort_keys=True)
 
-    done = {key(r["corpus"], r["seed"], r["sizes"]) for r in records if r["scale"] == scale}
+    done = {key(r["corpus"], r["seed"], r["sizes"]) for r in records}
     transformer.use_accelerator()
     for seed in range(args.first_seed, args.first_seed + validate.positive_int(args.seeds, "--seeds")):
         for corpus in args.corpora or S.corpora:

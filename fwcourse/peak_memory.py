@@ -23,7 +23,7 @@ import keras
 
 from fwcourse import transformer
 
-__all__ = ["PeakMemory", "with_peak_memory"]
+__all__ = ["PeakMemory", "measurable", "with_peak_memory"]
 
 T = TypeVar("T")
 _STATUS, _CLEAR_REFS = Path("/proc/self/status"), Path("/proc/self/clear_refs")
@@ -42,7 +42,9 @@ def _reset_resident_peak() -> float | None:
         pass
     try:
         _CLEAR_REFS.write_text("5")
-        return _status_mib("VmRSS")
+        rss = _status_mib("VmRSS")
+        # A kernel or sandbox that accepts the write but ignores it would leave an old peak.
+        return rss if _status_mib("VmHWM") - rss < 4 else None
     except (OSError, AttributeError):  # not Linux, or /proc not writable
         return None
 
@@ -77,6 +79,14 @@ class PeakMemory:
         if self._where == "rss":
             return max(_status_mib("VmHWM") - self._before, 0.0)
         return None
+
+
+def measurable() -> bool:
+    """Whether :class:`PeakMemory` gives figures here (False under JAX on a GPU, or without a
+    resettable /proc/self peak)."""
+    if transformer.visible_gpus():
+        return keras.backend.backend() == "tensorflow"
+    return _reset_resident_peak() is not None
 
 
 def with_peak_memory(fn: Callable[[], T]) -> tuple[T, float | None]:

@@ -4,7 +4,7 @@ import math
 import numpy as np
 import pytest
 
-from fwcourse import config, lm_compare
+from fwcourse import config, lm_compare, peak_memory
 
 
 @pytest.fixture(scope="module")
@@ -18,9 +18,11 @@ def test_table_has_every_method_with_measured_costs(comparison):
     for r in rows:
         assert 1 < r["perplexity"] < comparison.models["base"].vocab_size * 10
         assert r["eval tokens/s"] > 0 and r["train step (ms)"] > 0
-        # On Linux CPU both peaks are measured (resident memory), never left as "n/a".
-        assert isinstance(r["train peak (MiB)"], float) and r["train peak (MiB)"] > 0
-        assert isinstance(r["eval peak (MiB)"], float) and r["eval peak (MiB)"] >= 0
+        for column in ("train peak (MiB)", "eval peak (MiB)"):  # "n/a" only where not measurable
+            if peak_memory.measurable():
+                assert isinstance(r[column], float) and r[column] >= 0
+            else:
+                assert r[column] == "n/a"
     by_method = {r["method"]: r for r in rows}
     for model in ("base", "FWL"):  # one training run serves both of its evaluations
         assert by_method[model]["train step (ms)"] == by_method[f"{model} + dynamic eval"]["train step (ms)"]
