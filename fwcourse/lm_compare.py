@@ -23,7 +23,7 @@ import numpy as np
 
 from fwcourse import dynamic_eval as dyn
 from fwcourse import config, lm_data, transformer, validate
-from fwcourse.peak_memory import PeakMemory, with_peak_memory
+from fwcourse.peak_memory import with_peak_memory
 from fwcourse.results_file import DATA_DIR, load_records, machine, write_records
 
 METHODS = ("base", "base + dynamic eval", "FWL", "FWL + dynamic eval")
@@ -74,27 +74,18 @@ class Comparison:
         ]
 
 
-class _StepMeter(keras.callbacks.Callback):
-    """Wall time of each training batch, and the peak memory one training step adds, measured on
-    ``memory_steps`` batches after the first ``skip`` (those include tracing and compilation and
-    are left out of both; so are the validation passes between epochs)."""
+class _StepTimer(keras.callbacks.Callback):
+    """Wall time of each training batch (the first ``skip`` include tracing/compilation)."""
 
-    def __init__(self, skip: int = 2, memory_steps: int = 5) -> None:
+    def __init__(self, skip: int = 2) -> None:
         super().__init__()
-        self.skip, self.memory_steps, self.times, self._start = skip, memory_steps, [], 0.0
-        self.memory, self.peak_mib, self._metering = PeakMemory(), None, False
+        self.skip, self.times, self._start = skip, [], 0.0
 
     def on_train_batch_begin(self, batch, logs=None):
-        self._metering = self.skip <= len(self.times) < self.skip + self.memory_steps
-        if self._metering:  # before the clock starts: resetting the counter takes a moment
-            self.memory.start()
         self._start = time.perf_counter()
 
     def on_train_batch_end(self, batch, logs=None):
         self.times.append(time.perf_counter() - self._start)
-        peak = self.memory.stop() if self._metering else None
-        if peak is not None:
-            self.peak_mib = max(self.peak_mib or 0.0, peak)
 
     @property
     def step_s(self) -> float:
@@ -108,29 +99,36 @@ def train(corpus: "lm_data.corpus.TokenCorpus", fwl: bool, S, seed: int = 0):
     that neither model is compared in an overfitted state: the corpora are small). Training does
     not stop at the first rise of the validation loss: it sometimes falls again later.
 
-    Returns ``(model, history, step_seconds, peak MiB one training step adds, or None)``;
-    ``history.history["val_loss"]`` has one entry per epoch (absent without validation windows).
+    Returns ``(model, history, step_seconds, peak MiB or None)``: the most memory in use while
+    the model was built, compiled and trained, beyond what was in use before (on a CPU, XLA and
+    TensorFlow keep a step's buffers from one step to the next, so only the whole phase shows
+    them). ``history.history["val_loss"]`` has one entry per epoch (absent without validation).
     """
     windows = lm_data.lm_windows(corpus.train, S.seq_len)
     valid = lm_data.lm_windows(corpus.valid, S.seq_len)
-    model = transformer.build_lm(
-        corpus.tokenizer.size, S.d_model, S.n_layers, S.n_heads, S.seq_len,
-        fwl_size=S.fwl_size if fwl else None, attn_chunks=S.attn_chunks,
-        learning_rate=S.learning_rate, seed=seed,
-    )
-    callbacks, validation = [_StepMeter()], None
+    timer = _StepTimer()
+    callbacks, validation = [timer], None
     if len(valid):
         validation = lm_data.lm_dataset(valid, S.batch_size)
         # Patience = the whole budget: EarlyStopping only remembers and restores the best epoch.
         callbacks.append(keras.callbacks.EarlyStopping("val_loss", patience=S.epochs,
                                                        restore_best_weights=True))
-    history = model.fit(
-        lm_data.lm_dataset(windows, S.batch_size, shuffle=True, seed=seed),
-        validation_data=validation, epochs=S.epochs, verbose=0, callbacks=callbacks,
-        shuffle=False,  # the dataset shuffles
-    )
-    meter = callbacks[0]
-    return model, history, meter.step_s, meter.peak_mib
+
+    def build_and_fit():
+        model = transformer.build_lm(
+            corpus.tokenizer.size, S.d_model, S.n_layers, S.n_heads, S.seq_len,
+            fwl_size=S.fwl_size if fwl else None, attn_chunks=S.attn_chunks,
+            learning_rate=S.learning_rate, seed=seed,
+        )
+        history = model.fit(
+            lm_data.lm_dataset(windows, S.batch_size, shuffle=True, seed=seed),
+            validation_data=validation, epochs=S.epochs, verbose=0, callbacks=callbacks,
+            shuffle=False,  # the dataset shuffles
+        )
+        return model, history
+
+    (model, history), peak = with_peak_memory(build_and_fit)
+    return model, history, timer.step_s, peak
 
 
 def _timed(fn):
@@ -141,8 +139,8 @@ def _timed(fn):
 
 def evaluate(model, windows: lm_data.LMWindows, dynamic_lr: float | None, S
              ) -> tuple[np.ndarray, float, float | None]:
-    """Per-token losses on ``windows``, tokens/s and peak MiB added (timed run), statically or with
-    dynamic evaluation."""
+    """Per-token losses on ``windows``, tokens/s (a run after a warm-up) and the peak MiB added
+    while evaluating (warm-up and compilation included), statically or with dynamic evaluation."""
     if dynamic_lr is None:
         fn = lambda: transformer.token_losses(model, windows.tokens, windows.targets, S.batch_size)  # noqa: E731
     else:
@@ -150,8 +148,11 @@ def evaluate(model, windows: lm_data.LMWindows, dynamic_lr: float | None, S
             model, windows.tokens, windows.targets, windows.weights, doc=windows.doc,
             chunk_len=S.dynamic_chunk, learning_rate=dynamic_lr,
         )
-    fn()  # warm-up: tracing and compilation are not evaluation speed
-    (losses, seconds), peak = with_peak_memory(lambda: _timed(fn))
+    def warm_then_timed():
+        fn()  # warm-up: tracing and compilation are not evaluation speed
+        return _timed(fn)
+
+    (losses, seconds), peak = with_peak_memory(warm_then_timed)
     return losses * (windows.weights > 0), float(windows.weights.sum() / seconds), peak
 
 
@@ -288,9 +289,10 @@ def render_markdown(records: list[dict]) -> str:
         "unembedding (base) and with a Fast Weight Layer head (FWL); both scored on the held-out "
         "documents statically and with dynamic evaluation (an SGD step on every chunk of tokens "
         "already seen, its step size chosen on validation documents). Perplexity is over the held-"
-        "out targets; eval tokens/s and the peak memory of training and evaluation (the most "
-        "memory in use beyond what was in use when the phase began: resident memory on a CPU) are "
-        "measured in the same run; a train step is the median wall time of a training batch. Times are "
+        "out targets; eval tokens/s and the peak memory of training and of evaluation (the most "
+        "memory in use beyond what was in use when the phase began, building and compiling "
+        "included: resident memory on a CPU, allocator memory on a GPU) are measured in the same "
+        "run; a train step is the median wall time of a training batch. Times are "
         "wall-clock on a machine that may be running other jobs: compare them within a table.",
     ]
     for r in records:

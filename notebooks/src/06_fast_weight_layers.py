@@ -272,9 +272,9 @@ print("position 0: max |FWLBlock - slow block| =",
 # * **default**: the course's offline corpus of real English prose (Python documentation topics).
 #
 # Costs, measured in this run on this machine: evaluation tokens per second, the median
-# training step time, and the peak memory one training step adds and evaluation adds
-# (`fwcourse.peak_memory`: GPU memory under TensorFlow on a GPU, the process's resident memory on
-# a CPU, "n/a" where neither can be measured).
+# training step time, and the peak memory added while building, compiling and training a model
+# and while evaluating it (`fwcourse.peak_memory`: GPU memory under TensorFlow on a GPU, the
+# process's resident memory on a CPU, "n/a" where neither can be measured).
 
 # %%
 results = {name: lm_compare.compare(name, S) for name in S.corpora}
