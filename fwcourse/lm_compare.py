@@ -292,7 +292,10 @@ def render_markdown(records: list[dict]) -> str:
         "out targets; eval tokens/s and the peak memory of training and of evaluation (the most "
         "memory in use beyond what was in use when the phase began, building and compiling "
         "included: resident memory on a CPU, allocator memory on a GPU) are measured in the same "
-        "run; a train step is the median wall time of a training batch. Times are "
+        "run. Both models are trained in one process, base first, and the FWL's phase reuses "
+        "memory the base's left allocated, so on a CPU its train peak is understated: compare "
+        "peaks across runs of the same model, not base against FWL. A train step is the median "
+        "wall time of a training batch. Times are "
         "wall-clock on a machine that may be running other jobs: compare them within a table.",
     ]
     for r in records:

@@ -274,7 +274,9 @@ print("position 0: max |FWLBlock - slow block| =",
 # Costs, measured in this run on this machine: evaluation tokens per second, the median
 # training step time, and the peak memory added while building, compiling and training a model
 # and while evaluating it (`fwcourse.peak_memory`: GPU memory under TensorFlow on a GPU, the
-# process's resident memory on a CPU, "n/a" where neither can be measured).
+# process's resident memory on a CPU, "n/a" where neither can be measured). The FWL model is
+# trained second in the same process and reuses memory the base model's training left
+# allocated, so on a CPU its train peak understates what it needs on its own.
 
 # %%
 results = {name: lm_compare.compare(name, S) for name in S.corpora}
