@@ -131,12 +131,6 @@ def train(corpus: "lm_data.corpus.TokenCorpus", fwl: bool, S, seed: int = 0):
     return model, history, timer.step_s, peak
 
 
-def _timed(fn):
-    start = time.perf_counter()
-    out = fn()
-    return out, time.perf_counter() - start
-
-
 def evaluate(model, windows: lm_data.LMWindows, dynamic_lr: float | None, S
              ) -> tuple[np.ndarray, float, float | None]:
     """Per-token losses on ``windows``, tokens/s (a run after a warm-up) and the peak MiB added
@@ -150,7 +144,9 @@ def evaluate(model, windows: lm_data.LMWindows, dynamic_lr: float | None, S
         )
     def warm_then_timed():
         fn()  # warm-up: tracing and compilation are not evaluation speed
-        return _timed(fn)
+        start = time.perf_counter()
+        out = fn()
+        return out, time.perf_counter() - start
 
     (losses, seconds), peak = with_peak_memory(warm_then_timed)
     return losses * (windows.weights > 0), float(windows.weights.sum() / seconds), peak
@@ -261,7 +257,7 @@ def record(comparison: Comparison, seed: int, scale: str, sizes, seconds: float)
     edges, ppl = by_position(comparison)
     return _jsonable({
         "corpus": comparison.corpus, "seed": seed, "scale": scale,
-        "sizes": _jsonable(vars(sizes)),
+        "sizes": vars(sizes),
         "rows": comparison.table(),
         "by_position": {"edges": edges.tolist(), "perplexity": {m: v.tolist() for m, v in ppl.items()}},
         "by_repetition": by_repetition(comparison),
@@ -356,6 +352,7 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     json_path, md_path = args.out / f"{RESULTS_NAME}.json", args.out / f"{RESULTS_NAME}.md"
     records = load_records(json_path)
+
     def key(corpus, seed, sizes):  # a change to any size is a new run
         return corpus, seed, json.dumps(_jsonable(sizes), sort_keys=True)
 

@@ -51,7 +51,7 @@ def _reset_resident_peak() -> float | None:
 
 class PeakMemory:
     """The peak memory added between :meth:`start` and :meth:`stop` (for spans that are not one
-    function call, such as the training batches after compilation)."""
+    function call)."""
 
     def __init__(self) -> None:
         self._before: float | None = None
@@ -84,9 +84,9 @@ class PeakMemory:
 def measurable() -> bool:
     """Whether :class:`PeakMemory` gives figures here (False under JAX on a GPU, or without a
     resettable /proc/self peak)."""
-    if transformer.visible_gpus():
-        return keras.backend.backend() == "tensorflow"
-    return _reset_resident_peak() is not None
+    meter = PeakMemory()
+    meter.start()
+    return meter.stop() is not None
 
 
 def with_peak_memory(fn: Callable[[], T]) -> tuple[T, float | None]:
