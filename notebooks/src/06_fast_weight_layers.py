@@ -188,6 +188,8 @@ for T in S.scaling_lengths:
 fig, ax = plt.subplots(figsize=(5, 3.5))
 for label, ts in timings.items():
     ax.loglog(S.scaling_lengths, 1e3 * np.array(ts), "o-", label=label)
+ax.set_xticks(S.scaling_lengths, [str(T) for T in S.scaling_lengths])
+ax.minorticks_off()  # the log axis's minor labels overlap
 ax.set_xlabel("sequence length T")
 ax.set_ylabel("ms per call")
 ax.legend()
