@@ -1,43 +1,49 @@
-"""Text corpora for the language-model notebooks: documents, a document-level split, tokens, windows.
+"""Text corpora for the language-model notebooks: documents, a leak-free split, tokens, windows.
 
 The pipeline every next-word and language model of the course uses::
 
-    docs = load_documents()                     # [(name, text), ...]; offline default corpus
-    split = split_documents(docs, seed=0)       # train / valid / test *by document*
+    split = load_split("docstrings", seed=0)    # train / valid / test *by document*, leak-free
     tok = Tokenizer.fit(split.train_texts, max_tokens=5000)   # vocabulary from train only
     X, y = tok.windows(split.train_texts, context=3)          # n words -> the next word
 
 or in one call ``load_token_documents()`` (whole token streams per document, for the transformer
 language models) and ``nextword_arrays()`` (windows, for notebook 04).
 
-Sources (``source`` argument of :func:`load_documents`):
+Sources (``source`` argument of :func:`load_documents` and :func:`load_split`):
 
-* ``None`` or ``"pydoc"``: the Python documentation topics that ship with CPython
-  (``pydoc_data.topics``), one document per topic: real English prose, about 62,000 words, no
-  download, nothing copied into this repository.
+* ``"docstrings"`` (the default): the docstrings of the standard library and of the pinned
+  numpy, keras, matplotlib and tensorflow, one document per module (:mod:`fwcourse.data.docstrings`):
+  about 1.9 million words of real English prose, no download, nothing copied into this repository;
+* ``"stdlib"``: the standard library's part of it alone (about 260,000 words; the quick scale);
 * a path to a ``.txt`` file: split into documents of at least ``min_words`` words at blank lines;
 * a path to a folder: one document per ``.txt`` file below it (sorted, recursive).
 
-:func:`download_corpus` fetches a public corpus (tiny Shakespeare by default) and verifies its
+:func:`download_corpus` fetches a public corpus (WikiText-2 or tiny Shakespeare) and verifies its
 sha256 before anything uses it.
 
 Why split by document: windows of one document overlap and share phrases, so a split by window
-puts near-copies of training windows into the test set and flatters every model.
+puts near-copies of training windows into the test set and flatters every model. Why leak-free:
+documents can be near-copies of each other (a module quoting another), so :func:`load_split` also
+removes near-duplicates and keeps held-out documents that share little text with training
+(:mod:`fwcourse.data.dedup`).
 """
 from __future__ import annotations
 
+import functools
 import hashlib
+import json
 import os
 import re
 import tempfile
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
 from fwcourse import validate
+from fwcourse.data import dedup, docstrings
 
 TINY_SHAKESPEARE_URL = (
     "https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/input.txt"
@@ -45,41 +51,80 @@ TINY_SHAKESPEARE_URL = (
 # sha256 of the file at TINY_SHAKESPEARE_URL (about 1.1 MB); a different file is refused.
 TINY_SHAKESPEARE_SHA256 = "86c4e6aa9db7c042ec79f339dcb96d42b0075e16b8fc2e86bf0ca57e2dc565ed"
 
+# The built-in text corpora: name -> the docstring sources it reads.
+BUILTIN = {"docstrings": tuple(docstrings.SOURCES), "stdlib": ("stdlib",)}
+DEFAULT_CORPUS = "docstrings"
+_CACHE_FORMAT = 1  # bump when what the cache holds changes
+
 PAD_ID = 0  # TextVectorization's padding index; also "before the start of the document"
 OOV_ID = 1  # TextVectorization's out-of-vocabulary index, shown as "[UNK]"
 _STANDARDIZE = "lower_and_strip_punctuation"
 _PUNCTUATION = r'[!"#$%&()\*\+,-\./:;<=>?@\[\\\]^_`{|}~\']'  # the regex of that standardize
+_LONGEST_LINE = 1_000_000  # characters: a longer line is not prose the course can split
 
 Document = tuple[str, str]
 
 
+class CorpusError(ValueError):
+    """A corpus that cannot be used as asked (empty, binary, too small): the message says why."""
+
+
 # -- sources -------------------------------------------------------------------------------------
-def load_documents(source: str | os.PathLike | None = None, min_words: int = 200) -> list[Document]:
-    """Documents ``[(name, text), ...]`` from the default corpus, a ``.txt`` file or a folder.
+def load_documents(source: str | os.PathLike | None = DEFAULT_CORPUS, min_words: int = 200) -> list[Document]:
+    """Documents ``[(name, text), ...]`` from a built-in corpus, a ``.txt`` file or a folder.
 
     Args:
-        source: ``None``/``"pydoc"`` (offline default), a ``.txt`` file, or a folder of them.
+        source: ``"docstrings"`` (default; ``None`` means the same), ``"stdlib"``, a ``.txt``
+            file, or a folder of them.
         min_words: for a single file, consecutive paragraphs are joined until a document has at
             least this many words (so that a file still splits into train, valid and test).
+
+    Raises :class:`CorpusError` (a ``ValueError``) naming the file for an empty, binary or
+    non-UTF-8 file, a single line too long to split, or a folder without ``.txt`` files.
     """
     min_words = validate.positive_int(min_words, "min_words")
-    if source is None or (isinstance(source, str) and source == "pydoc"):
-        import pydoc_data.topics
-
-        return [(name, text) for name, text in sorted(pydoc_data.topics.topics.items()) if text.strip()]
+    if source is None:
+        source = DEFAULT_CORPUS
+    if isinstance(source, str) and source in BUILTIN:
+        return list(_builtin_documents(source))
     if not isinstance(source, (str, os.PathLike)):
-        raise TypeError(f"source must be None, 'pydoc' or a path; got {type(source).__name__}.")
+        raise TypeError(f"source must be one of {', '.join(map(repr, BUILTIN))} or a path; "
+                        f"got {type(source).__name__}.")
     path = Path(source)
     if path.is_dir():
         files = sorted(p for p in path.rglob("*.txt") if p.is_file())
-        docs = [(str(p.relative_to(path)), p.read_text(encoding="utf-8", errors="replace")) for p in files]
+        docs = [(str(p.relative_to(path)), read_text(p)) for p in files]
         docs = [d for d in docs if d[1].strip()]
         if not docs:
-            raise ValueError(f"source folder {str(path)!r} holds no non-empty .txt file.")
+            raise CorpusError(f"corpus folder {str(path)!r} holds no non-empty .txt file.")
         return docs
     if path.is_file():
-        return _paragraph_documents(path.read_text(encoding="utf-8", errors="replace"), path.name, min_words)
-    raise ValueError(f"source must be None, 'pydoc', a .txt file or a folder; {str(path)!r} does not exist.")
+        return _paragraph_documents(read_text(path), str(path), min_words)
+    raise CorpusError(f"corpus must be one of {', '.join(BUILTIN)}, a .txt file or a folder; "
+                      f"{str(path)!r} does not exist.")
+
+
+def read_text(path: str | os.PathLike) -> str:
+    """The text of a UTF-8 file, refusing what is not prose: empty, binary, not UTF-8, one huge line."""
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as err:
+        raise CorpusError(f"corpus file {str(path)!r} cannot be read: {err.strerror}.") from err
+    if not raw.strip():
+        raise CorpusError(f"corpus file {str(path)!r} is empty: it needs UTF-8 text.")
+    if b"\0" in raw:
+        raise CorpusError(f"corpus file {str(path)!r} is binary (it holds NUL bytes): it needs UTF-8 text.")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise CorpusError(f"corpus file {str(path)!r} is not UTF-8 (byte {err.start}): "
+                          "convert it to UTF-8 text first.") from None
+    longest = max(len(line) for line in text.splitlines())
+    if longest > _LONGEST_LINE:
+        raise CorpusError(f"corpus file {str(path)!r} has a line of {longest:,} characters: it needs "
+                          "text in lines, with documents or paragraphs separated by blank lines.")
+    return text
 
 
 def _paragraph_documents(text: str, name: str, min_words: int) -> list[Document]:
@@ -91,18 +136,43 @@ def _paragraph_documents(text: str, name: str, min_words: int) -> list[Document]
         current.append(para)
         words += len(para.split())
         if words >= min_words:
-            docs.append((f"{name}#{len(docs)}", "\n\n".join(current)))
+            docs.append((f"{Path(name).name}#{len(docs)}", "\n\n".join(current)))
             current, words = [], 0
     if current:
-        docs.append((f"{name}#{len(docs)}", "\n\n".join(current)))
+        docs.append((f"{Path(name).name}#{len(docs)}", "\n\n".join(current)))
     if not docs:
-        raise ValueError(f"source file {name!r} is empty.")
+        raise CorpusError(f"corpus file {name!r} is empty.")
     return docs
 
 
 def _cache_dir() -> Path:
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
     return Path(base) / "fwcourse"
+
+
+@functools.lru_cache(maxsize=4)
+def _builtin_documents(name: str) -> tuple[Document, ...]:
+    """A built-in corpus's documents, parsed once per set of installed versions and cached on disk
+    (``~/.cache/fwcourse``; parsing the sources takes about 20 s)."""
+    sources = BUILTIN[name]
+    key = hashlib.sha256(json.dumps(
+        [_CACHE_FORMAT, [(s, docstrings.source_version(s), str(docstrings.source_root(s))) for s in sources]]
+    ).encode()).hexdigest()[:16]
+    path = _cache_dir() / f"corpus-{name}-{key}.json"
+    try:
+        return tuple(map(tuple, json.loads(path.read_text("utf-8"))))
+    except (OSError, ValueError):
+        pass
+    docs = docstrings.docstring_documents(sources)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".corpus-")
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(docs, fh)
+        os.replace(tmp, path)
+    except OSError:  # a read-only home: parse again next time
+        pass
+    return tuple(docs)
 
 
 def sha256_of(path: str | os.PathLike) -> str:
@@ -162,6 +232,7 @@ class Split:
     train: list[Document]
     valid: list[Document]
     test: list[Document]
+    report: dict = field(default_factory=dict)  # what leak-free splitting removed and moved
 
     @property
     def train_texts(self) -> list[str]:
@@ -203,6 +274,23 @@ def split_documents(
             part[members[-1] if donor < p else members[0]] = p
     chosen = [[docs[i] for i, q in zip(order, part) if q == p] for p in range(3)]
     return Split(*chosen)
+
+
+def load_split(source: str | os.PathLike | None = DEFAULT_CORPUS,
+               fractions: Sequence[float] = (0.8, 0.1, 0.1), seed: int = 0, min_words: int = 200,
+               max_heldout_shared: float = 0.1) -> Split:
+    """The leak-free document split of a corpus: :func:`load_documents`, near-duplicates removed,
+    :func:`split_documents`, then held-out documents that share more than ``max_heldout_shared``
+    of their 8-grams with training moved to training (:func:`fwcourse.data.dedup.leak_free_split`).
+
+    ``split.report`` says how many documents were removed and moved, and the share of validation
+    and test 8-gram positions also found in training.
+    """
+    docs = load_documents(source, min_words)
+    split, report = dedup.leak_free_split(
+        docs, lambda kept: split_documents(kept, fractions, seed), max_heldout_shared)
+    split.report = report
+    return split
 
 
 # -- tokens --------------------------------------------------------------------------------------
@@ -344,20 +432,21 @@ class TokenCorpus:
 
 
 def load_token_documents(
-    source: str | os.PathLike | None = None,
+    source: str | os.PathLike | None = DEFAULT_CORPUS,
     max_tokens: int = 5000,
     fractions: Sequence[float] = (0.8, 0.1, 0.1),
     seed: int = 0,
     min_words: int = 200,
     vocabulary: Sequence[str] | None = None,
 ) -> TokenCorpus:
-    """Load, split by document, fit the vocabulary on train only (or use ``vocabulary``), tokenize.
+    """Load, split by document without leaks (:func:`load_split`), fit the vocabulary on train
+    only (or use ``vocabulary``), tokenize.
 
     Returns a :class:`TokenCorpus`: ``corpus.train`` is a list of int32 arrays, one whole token
     stream per training document (likewise ``valid``, ``test``); ``corpus.tokenizer`` maps words
     to ids and back.
     """
-    split = split_documents(load_documents(source, min_words), fractions, seed)
+    split = load_split(source, fractions, seed, min_words)
     tok = Tokenizer(vocabulary) if vocabulary is not None else Tokenizer.fit(split.train_texts, max_tokens)
     return TokenCorpus(
         tok, tok.encode_all(split.train_texts), tok.encode_all(split.valid_texts),

@@ -1,8 +1,9 @@
 """Notebook 06's experiment: base LM, + dynamic evaluation, + Fast Weight Layer, FWL + dynamic evaluation.
 
-For one corpus (``"default"`` or ``"synthetic"``, see :mod:`fwcourse.lm_data`) :func:`compare`
-trains the base transformer LM and the same model with a FWL head (:mod:`fwcourse.transformer`),
-then scores the held-out documents four ways, recording per-token losses so that the paper's
+For one corpus (a built-in one of :data:`fwcourse.lm_data.CORPORA`, or a ``.txt`` file or folder)
+:func:`compare` trains the base transformer LM and the same model with a FWL head
+(:mod:`fwcourse.transformer`), then scores the held-out documents four ways (and with notebook
+04's Kneser-Ney trigram, the count-based baseline any neural model must beat), recording per-token losses so that the paper's
 analyses can be redone: perplexity by position in the document (:func:`by_position`) and on
 repeated vs first-occurrence tokens (:func:`by_repetition`). Costs measured in the same run:
 evaluation tokens per second, training step time, and the peak memory added while training and
@@ -14,6 +15,7 @@ import argparse
 import datetime
 import json
 import math
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,11 +24,12 @@ import keras
 import numpy as np
 
 from fwcourse import dynamic_eval as dyn
-from fwcourse import config, lm_data, transformer, validate
+from fwcourse import config, corpus as corpus_lib, lm_data, ngram, transformer, validate
 from fwcourse.peak_memory import with_peak_memory
 from fwcourse.results_file import DATA_DIR, load_records, machine, write_records
 
 METHODS = ("base", "base + dynamic eval", "FWL", "FWL + dynamic eval")
+TRIGRAM = "Kneser-Ney trigram"
 
 
 @dataclass
@@ -166,12 +169,35 @@ def tune_dynamic_lr(model, windows: lm_data.LMWindows, S) -> float:
     return float(best)
 
 
-def compare(corpus_name: str, S, seed: int = 0) -> Comparison:
-    """Train base and FWL models on ``corpus_name`` and evaluate the four methods on its test split."""
-    if corpus_name not in lm_data.CORPORA:
-        raise ValueError(f"corpus_name must be one of {', '.join(lm_data.CORPORA)}; got {corpus_name!r}.")
+def trigram_losses(corpus: "corpus_lib.TokenCorpus", windows: lm_data.LMWindows) -> np.ndarray:
+    """Per-token losses [N, T] (nats) of a Kneser-Ney trigram fitted on the training documents,
+    on the same held-out targets as the transformers (each target's two previous document tokens,
+    padding before the document's start)."""
+    X, y = corpus_lib.windows_of_documents(corpus.train, context=2, pad_start=True)
+    model = ngram.KneserNeyTrigram(corpus.tokenizer.size).fit(X, y)
+    docs = corpus.test
+    offsets = np.concatenate([[0], np.cumsum([len(d) + 2 for d in docs])])
+    flat = np.concatenate([np.concatenate([[corpus_lib.PAD_ID] * 2, d]) for d in docs]).astype(np.int64)
+    real = windows.weights > 0
+    # index of each target in ``flat`` (two pads before every document); padding scores 0
+    at = offsets[windows.doc][:, None] + 2 + np.where(real, windows.positions, 1)
+    ctx = np.stack([flat[at - 2], flat[at - 1]], axis=-1).reshape(-1, 2)
+    lp = model.target_log_proba(ctx, flat[at].reshape(-1))
+    return (-lp).reshape(windows.weights.shape) * real
+
+
+def compare(corpus_name: str | os.PathLike, S, seed: int = 0) -> Comparison:
+    """Train base and FWL models on a corpus (a name of :data:`fwcourse.lm_data.CORPORA` or a
+    ``.txt`` file or folder) and evaluate the four methods and the trigram on its test split."""
     corpus = lm_data.load_lm_corpus(corpus_name, max_tokens=S.max_tokens, n_docs=S.n_docs,
-                                    words_per_doc=S.words_per_doc, seed=seed)
+                                    words_per_doc=S.words_per_doc, seed=seed,
+                                    max_train_tokens=S.max_train_tokens or None)
+    sizes = corpus.n_tokens()
+    if sizes["train"] < S.seq_len + 1 or min(sizes["valid"], sizes["test"]) < 2:
+        raise corpus_lib.CorpusError(
+            f"corpus {str(corpus_name)!r} is too small for windows of {S.seq_len} tokens: its "
+            f"split holds {sizes['train']:,} training, {sizes['valid']:,} validation and "
+            f"{sizes['test']:,} test tokens; it needs at least {S.seq_len + 1:,} training tokens.")
     test = lm_data.lm_windows(corpus.test, S.seq_len)
     test = test.take(slice(0, S.eval_windows or len(test)))
     valid = lm_data.lm_windows(corpus.valid, S.seq_len)
@@ -185,9 +211,13 @@ def compare(corpus_name: str, S, seed: int = 0) -> Comparison:
         for label, lr in ((name, None), (f"{name} + dynamic eval", lrs[name])):
             losses, speed, eval_peak = evaluate(model, test, lr, S)
             evaluations[label] = Evaluation(label, losses, speed, step_s, train_peak, eval_peak)
+    start = time.perf_counter()
+    losses = trigram_losses(corpus, test)
+    speed = float(test.weights.sum() / (time.perf_counter() - start))
+    evaluations[TRIGRAM] = Evaluation(TRIGRAM, losses, speed, float("nan"), None, None)
     repeated = lm_data.repeat_mask(test.tokens, test.targets)
-    return Comparison(corpus_name, test, {m: evaluations[m] for m in METHODS}, repeated, lrs,
-                      epochs, models, corpus.tokenizer)
+    return Comparison(str(corpus_name), test, {m: evaluations[m] for m in (TRIGRAM, *METHODS)},
+                      repeated, lrs, epochs, models, corpus.tokenizer)
 
 
 def fwl_update_sources(model, tokens) -> np.ndarray:
@@ -292,15 +322,21 @@ def render_markdown(records: list[dict]) -> str:
         "memory the base's left allocated, so on a CPU its train peak is understated: compare "
         "peaks across runs of the same model, not base against FWL. A train step is the median "
         "wall time of a training batch. Times are "
-        "wall-clock on a machine that may be running other jobs: compare them within a table.",
+        "wall-clock on a machine that may be running other jobs: compare them within a table. "
+        "The Kneser-Ney trigram (notebook 04's baseline) is fitted on the same training "
+        "documents and scored on the same targets.",
+        "", "## Summary over seeds (mean; sd is the sample standard deviation; vs base is the mean "
+        "of each seed's ratio to its own base model)",
     ]
+    lines += render_summary(summary(records))
+    lines += ["", "## Each run"]
     for r in records:
         S = r["sizes"]
         default_epochs = config.sizes("06", r["scale"]).epochs
         epochs_flag = "" if S["epochs"] == default_epochs else f" --epochs {S['epochs']}"
         lines += [
-            "", f"## {r['corpus']} corpus, {r['scale']} scale, {S['epochs']} epochs, seed {r['seed']}", "",
-            f"Made by `FWCOURSE_SCALE={r['scale']} python -m fwcourse compare-lm --corpora {r['corpus']} "
+            "", f"### {r['corpus']} corpus, {r['scale']} scale, {S['epochs']} epochs, seed {r['seed']}", "",
+            f"Made by `FWCOURSE_SCALE={r['scale']} python -m fwcourse compare-lm --corpus {r['corpus']} "
             f"--first-seed {r['seed']}{epochs_flag}` in {r['seconds'] / 60:.1f} min on {r['machine']}, {r['date']}. "
             f"Model: d_model {S['d_model']}, {S['n_layers']} layers, {S['n_heads']} heads, T = {S['seq_len']}, "
             f"FWL size {S['fwl_size']} with {S['attn_chunks']} chunks; {S['epochs']} epochs (weights of the "
@@ -331,6 +367,47 @@ def render_markdown(records: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def summary(records: list[dict]) -> list[dict]:
+    """Per corpus, scale and sizes: each method's perplexity and eval tokens/s over the seeds, as
+    mean, sample standard deviation, min and max, and the perplexity relative to the base model's
+    (mean over seeds of each seed's ratio)."""
+    groups: dict[tuple, list[dict]] = {}
+    for r in records:
+        groups.setdefault((r["corpus"], r["scale"], json.dumps(r["sizes"], sort_keys=True)), []).append(r)
+    out = []
+    for (corpus_name, scale, _), runs in groups.items():
+        for method in [row["method"] for row in runs[0]["rows"]]:
+            ppl = np.array([_row(r, method)["perplexity"] for r in runs])
+            base = np.array([_row(r, "base")["perplexity"] for r in runs])
+            speed = np.array([_row(r, method)["eval tokens/s"] for r in runs])
+            out.append({"corpus": corpus_name, "scale": scale, "method": method,
+                        "seeds": sorted(r["seed"] for r in runs), "perplexity": float(ppl.mean()),
+                        "perplexity sd": float(ppl.std(ddof=1)) if len(ppl) > 1 else None,
+                        "perplexity min": float(ppl.min()), "perplexity max": float(ppl.max()),
+                        "vs base": float(np.mean(ppl / base)),
+                        "eval tokens/s": float(speed.mean())})
+    return out
+
+
+def _row(record: dict, method: str) -> dict:
+    return next(row for row in record["rows"] if row["method"] == method)
+
+
+def render_summary(rows: list[dict]) -> list[str]:
+    """Markdown lines of :func:`summary`: one table per corpus and scale."""
+    lines = []
+    for key in dict.fromkeys((r["corpus"], r["scale"]) for r in rows):
+        group = [r for r in rows if (r["corpus"], r["scale"]) == key]
+        lines += ["", f"### {key[0]} corpus, {key[1]} scale: {len(group[0]['seeds'])} seed(s) "
+                      f"({', '.join(map(str, group[0]['seeds']))})", "",
+                  "| method | test perplexity, mean | sd | min-max | vs base | eval tokens/s |",
+                  "|---|---|---|---|---|---|"]
+        lines += [f"| {r['method']} | {_cell(r['perplexity'])} | {_cell(r['perplexity sd'])} | "
+                  f"{_cell(r['perplexity min'])}-{_cell(r['perplexity max'])} | "
+                  f"{100 * (r['vs base'] - 1):+.1f}% | {_cell(r['eval tokens/s'])} |" for r in group]
+    return lines
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``python -m fwcourse compare-lm``."""
     parser = argparse.ArgumentParser(
@@ -338,8 +415,9 @@ def main(argv: list[str] | None = None) -> int:
         description="Notebook 06's comparison (base, + dynamic evaluation, FWL, FWL + dynamic "
                     "evaluation) at the scale FWCOURSE_SCALE chooses, written to data/.",
     )
-    parser.add_argument("--corpora", nargs="+", choices=lm_data.CORPORA, default=None,
-                        help="default: the scale's corpora")
+    parser.add_argument("--corpus", nargs="+", default=None, metavar="NAME_OR_PATH",
+                        help=f"built-in corpora ({', '.join(lm_data.CORPORA)}) or your own .txt "
+                             "file or folder of .txt files; default: the scale's corpora")
     parser.add_argument("--seeds", type=int, default=1, help="seeds per corpus")
     parser.add_argument("--first-seed", type=int, default=0)
     parser.add_argument("--epochs", type=int, default=None, help="override the scale's training epochs")
@@ -359,7 +437,7 @@ def main(argv: list[str] | None = None) -> int:
     done = {key(r["corpus"], r["seed"], r["sizes"]) for r in records}
     transformer.use_accelerator()
     for seed in range(args.first_seed, args.first_seed + validate.positive_int(args.seeds, "--seeds")):
-        for corpus in args.corpora or S.corpora:
+        for corpus in args.corpus or S.corpora:
             if key(corpus, seed, vars(S)) in done:  # resume: what is written is kept
                 continue
             start = time.perf_counter()

@@ -1,9 +1,11 @@
 """Long documents for the transformer language models: corpora, [B, T] windows, tf.data pipelines.
 
-Two corpora, tokenized by :class:`fwcourse.corpus.Tokenizer` and split by document:
+Built-in corpora, tokenized by :class:`fwcourse.corpus.Tokenizer` and split by document without
+leaks (:func:`fwcourse.corpus.load_split`), or a ``.txt`` file or folder of the learner's own:
 
-* ``"default"``: the offline default corpus of :mod:`fwcourse.corpus` (Python documentation
-  topics, real English prose);
+* ``"docstrings"``: the offline real-text corpus of :mod:`fwcourse.corpus` (the docstrings of the
+  standard library, numpy, keras, matplotlib and tensorflow, one document per module);
+* ``"stdlib"``: the standard library's docstrings alone (small: the quick scale);
 * ``"synthetic"``: long documents generated here, each about its own few characters and places
   whose names are rare in the corpus (each name is used by only a few documents) but recur all
   through the document. A static model can only guess a name the first time; after that, a model
@@ -17,14 +19,16 @@ the last window is padded with :data:`fwcourse.corpus.PAD_ID` and weight 0.
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
 
 from fwcourse import corpus, validate
+from fwcourse.data import dedup
 
-CORPORA = ("default", "synthetic")
+CORPORA = (*corpus.BUILTIN, "synthetic")
 
 # Words of the synthetic documents other than names (all lower case, no punctuation).
 _PEOPLE_SLOTS = ("met", "called", "visited", "thanked", "followed", "wrote to", "waited for",
@@ -141,24 +145,37 @@ def synthetic_documents(n_docs: int = 200, words_per_doc: int = 600, n_names: in
     return docs
 
 
-# -- loading either corpus ------------------------------------------------------------------------
-def load_lm_corpus(name: str = "default", max_tokens: int = 5000, n_docs: int = 200,
-                   words_per_doc: int = 600, seed: int = 0,
-                   fractions: Sequence[float] = (0.8, 0.1, 0.1)) -> corpus.TokenCorpus:
-    """A :class:`fwcourse.corpus.TokenCorpus` (tokenizer + token stream per document, split by
-    document) of the ``"default"`` or ``"synthetic"`` corpus.
+# -- loading a corpus ----------------------------------------------------------------------------
+def load_lm_corpus(name: str | os.PathLike = corpus.DEFAULT_CORPUS, max_tokens: int = 5000,
+                   n_docs: int = 200, words_per_doc: int = 600, seed: int = 0,
+                   fractions: Sequence[float] = (0.8, 0.1, 0.1),
+                   max_train_tokens: int | None = None) -> corpus.TokenCorpus:
+    """A :class:`fwcourse.corpus.TokenCorpus` (tokenizer + token stream per document, leak-free
+    split by document) of a built-in corpus (:data:`CORPORA`) or of a ``.txt`` file or folder.
 
-    ``max_tokens`` applies to the default corpus (vocabulary fitted on its training documents);
-    ``n_docs`` and ``words_per_doc`` to the synthetic one, whose vocabulary is everything the
+    ``max_tokens`` sizes the vocabulary of a text corpus (fitted on its training documents);
+    ``n_docs`` and ``words_per_doc`` the synthetic one, whose vocabulary is everything the
     generator can write, so every name has its own id even if only held-out documents use it.
+    ``max_train_tokens`` keeps training documents (in the split's shuffled order) until about
+    that many words: a laptop-sized share of a large corpus, with validation and test untouched.
     """
-    if name not in CORPORA:
-        raise ValueError(f"name must be one of {', '.join(CORPORA)}; got {name!r}.")
-    if name == "default":
-        return corpus.load_token_documents(None, max_tokens=max_tokens, fractions=fractions, seed=seed)
-    docs = synthetic_documents(n_docs, words_per_doc, seed=seed)
-    split = corpus.split_documents(docs, fractions, seed)
-    tok = corpus.Tokenizer.from_vocabulary(synthetic_vocabulary(default_n_names(n_docs), seed))
+    if isinstance(name, str) and name not in CORPORA and not os.path.exists(name):
+        raise corpus.CorpusError(f"corpus must be one of {', '.join(CORPORA)} or a .txt file or "
+                                 f"folder; {name!r} is neither.")
+    if name == "synthetic":
+        docs = synthetic_documents(n_docs, words_per_doc, seed=seed)
+        split, report = dedup.leak_free_split(docs, lambda d: corpus.split_documents(d, fractions, seed))
+        split.report = report
+        tok = corpus.Tokenizer.from_vocabulary(synthetic_vocabulary(default_n_names(n_docs), seed))
+    else:
+        split = corpus.load_split(name, fractions, seed)
+        tok = None
+    if max_train_tokens is not None:
+        max_train_tokens = validate.positive_int(max_train_tokens, "max_train_tokens")
+        words = np.cumsum([len(text.split()) for _, text in split.train])
+        split.train = split.train[:max(1, int(np.searchsorted(words, max_train_tokens)) + 1)]
+    if tok is None:
+        tok = corpus.Tokenizer.fit(split.train_texts, max_tokens)
     return corpus.TokenCorpus(tok, tok.encode_all(split.train_texts),
                               tok.encode_all(split.valid_texts), tok.encode_all(split.test_texts),
                               split)

@@ -129,6 +129,17 @@ class KneserNeyTrigram:
             out[lo:lo + batch_size] = np.log(self._proba(X[lo:lo + batch_size]))
         return out
 
+    def target_log_proba(self, X, y, batch_size: int = 1024) -> np.ndarray:
+        """log P(y_i | last two words of X_i) for each window: shape (N,), without the (N, V) matrix."""
+        X = self._windows(X, "X")
+        y = validate.array(y, "y", shape=(len(X),))
+        self._check_ids(y, "y")
+        out = np.empty(len(X))
+        for lo in range(0, len(X), batch_size):
+            P = self._proba(X[lo:lo + batch_size])
+            out[lo:lo + batch_size] = np.log(P[np.arange(len(P)), y[lo:lo + batch_size]])
+        return out
+
     def evaluate(self, X, y) -> dict[str, float]:
         """Perplexity, loss and top-1/top-5 accuracy on windows ``X`` and targets ``y``."""
         self._windows(X, "X")

@@ -83,3 +83,15 @@ def positive_int(value, name: str, minimum: int = 1) -> int:
     if value < minimum:
         raise ValueError(f"{name} must be an integer >= {minimum}; got {value}.")
     return int(value)
+
+
+def choice(value, name: str, choices: Iterable):
+    """Check ``value`` is one of ``choices`` (e.g. ``choice(form, "form", FORMS)``) and return it."""
+    options = tuple(choices)
+    try:
+        ok = value in options
+    except TypeError:  # an unhashable value against dict keys
+        ok = False
+    if not ok:
+        raise ValueError(f"{name} must be one of {', '.join(map(repr, options))}; got {value!r}.")
+    return value
