@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from fwcourse.timing import median_time
+from fwcourse.util.timing import median_time
 
 RESULTS = Path(__file__).resolve().parent / "results" / "fwl.md"
 

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from fwcourse.timing import best_time
+from fwcourse.util.timing import best_time
 
 RESULTS = Path(__file__).resolve().parent / "results" / "fwrnn.md"
 
@@ -38,7 +38,8 @@ def _cpu() -> str:
 def training_steps(sizes: list[int], repeats: int) -> list[str]:
     import keras
 
-    from fwcourse import ba2016, retrieval
+    from fwcourse.experiments import ba2016
+    from fwcourse.data import retrieval
 
     data = retrieval.sample(128, rng=0)
     rows = ["| R | LSTM ms/step | fast weights ms/step | fast weights / LSTM |", "|---|---|---|---|"]

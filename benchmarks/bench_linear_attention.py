@@ -23,7 +23,7 @@ for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 import numpy as np  # noqa: E402
 
 from fwcourse import linear_attention as la  # noqa: E402
-from fwcourse.timing import best_time  # noqa: E402
+from fwcourse.util.timing import best_time  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results" / "linear_attention.md"
 

@@ -7,14 +7,14 @@ import sys
 # command -> (module, one-line description); modules are imported only when their command runs,
 # so that `grade` or `build-notebooks` never pays for TensorFlow.
 COMMANDS = {
-    "grade": ("fwcourse.grade", "execute submitted notebooks and score their exercises"),
-    "build-notebooks": ("fwcourse.build_notebooks", "regenerate learner and solution notebooks"),
-    "env": ("fwcourse.envinfo", "print the environment report (versions, CPU/GPU, backend)"),
-    "reproduce": ("fwcourse.ba2016", "reproduce a paper's table: ba2016 (fast-weight RNN, associative retrieval)"),
-    "train-nextword": ("fwcourse.nextword", "train a next-word model (lstm|conv1d|fastweights|attention) with held-out scores"),
-    "predict": ("fwcourse.nextword_cli", "type a phrase, get the top-5 next words from a train-nextword model"),
-    "compare-lm": ("fwcourse.lm_compare", "base LM vs FWL vs dynamic evaluation on held-out documents (notebook 06), to data/"),
-    "train-lm": ("fwcourse.train_lm", "train the causal transformer LM [--fwl] on a long-document corpus"),
+    "grade": ("fwcourse.course.grade", "execute submitted notebooks and score their exercises"),
+    "build-notebooks": ("fwcourse.course.build_notebooks", "regenerate learner and solution notebooks"),
+    "env": ("fwcourse.util.envinfo", "print the environment report (versions, CPU/GPU, backend)"),
+    "reproduce": ("fwcourse.experiments.ba2016", "reproduce a paper's table: ba2016 (fast-weight RNN, associative retrieval)"),
+    "train-nextword": ("fwcourse.experiments.nextword", "train a next-word model (lstm|conv1d|fastweights|attention) with held-out scores"),
+    "predict": ("fwcourse.experiments.nextword_cli", "type a phrase, get the top-5 next words from a train-nextword model"),
+    "compare-lm": ("fwcourse.experiments.lm_compare", "base LM vs FWL vs dynamic evaluation on held-out documents (notebook 06), to data/"),
+    "train-lm": ("fwcourse.experiments.train_lm", "train the causal transformer LM [--fwl] on a long-document corpus"),
 }
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from fwcourse import validate
+from fwcourse.util import validate
 
 
 def outer_product(v: np.ndarray, k: np.ndarray) -> np.ndarray:

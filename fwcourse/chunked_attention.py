@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from keras import ops
 
-from fwcourse import validate
+from fwcourse.util import validate
 
 __all__ = ["quadratic_attention", "mixed_chunk_attention"]
 

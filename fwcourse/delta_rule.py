@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from fwcourse import validate
+from fwcourse.util import validate
 from fwcourse.linear_attention import FeatureMap, apply_feature_map, check_qkv
 
 RULES = ("sum", "delta")

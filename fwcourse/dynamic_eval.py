@@ -24,7 +24,7 @@ import weakref
 import keras
 import numpy as np
 
-from fwcourse import validate
+from fwcourse.util import validate
 
 
 def dynamic_eval(model: keras.Model, tokens, targets, weights=None, doc=None, chunk_len: int = 32,
@@ -34,7 +34,7 @@ def dynamic_eval(model: keras.Model, tokens, targets, weights=None, doc=None, ch
 
     Args:
         model: tokens [1, T] -> next-token logits [1, T, V].
-        tokens, targets: int [N, T] windows and their next tokens (see ``fwcourse.lm_data``).
+        tokens, targets: int [N, T] windows and their next tokens (see ``fwcourse.data.lm_data``).
         weights: [N, T] in [0, 1]; 0 for padding (scored as 0 and left out of every update).
         doc: optional [N] document id of each window: consecutive windows of the same document
             keep adapting instead of starting again from the trained weights.

@@ -33,8 +33,8 @@ from dataclasses import dataclass
 import numpy as np
 from tqdm.auto import tqdm
 
-from fwcourse import validate
-from fwcourse.adam import Adam
+from fwcourse.util import validate
+from fwcourse.util.adam import Adam
 
 VARIANTS = ("per_weight", "from_to")
 UPDATES = ("additive", "bounded")

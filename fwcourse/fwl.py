@@ -46,7 +46,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from fwcourse import validate
+from fwcourse.util import validate
 from fwcourse.chunked_attention import mixed_chunk_attention
 
 __all__ = ["FWLBlock", "make_labels", "LOSS_NORMALIZATIONS", "FAST_PARAMS"]

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from fwcourse import validate
+from fwcourse.util import validate
 
 FORMS = ("matrix", "attention")
 LN_EPSILON = 1e-5

@@ -21,7 +21,7 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from fwcourse import validate
+from fwcourse.util import validate
 
 LN_EPSILON = 1e-5
 

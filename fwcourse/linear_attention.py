@@ -23,7 +23,7 @@ from typing import Callable
 
 import numpy as np
 
-from fwcourse import validate
+from fwcourse.util import validate
 
 FeatureMap = Callable[[np.ndarray], np.ndarray]
 

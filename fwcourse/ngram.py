@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from fwcourse import validate
+from fwcourse.util import validate
 
 
 # -- scores shared by every next-word model ------------------------------------------------------

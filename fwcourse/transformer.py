@@ -23,7 +23,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from fwcourse import validate
+from fwcourse.util import validate
 
 _PACKAGE = "fwcourse"
 
@@ -177,7 +177,7 @@ class TransformerLM(keras.Model):
     With ``fwl_size`` the unembedding is replaced by ``fwcourse.fwl.FWLBlock(fwl_size, vocab_size,
     attn_chunks)``, fed the body's output and ``fwcourse.fwl.make_labels(tokens)``: the labels of
     position t are the token at t + 1, so by causality position t only learns from tokens <= t.
-    Tokens equal to ``pad_id`` (default :data:`fwcourse.corpus.PAD_ID` = 0, which the tokenizer
+    Tokens equal to ``pad_id`` (default :data:`fwcourse.data.corpus.PAD_ID` = 0, which the tokenizer
     never gives a word) are padding and are left out of the FWL's inner loss; ``pad_id=None``
     treats every token as real.
     """
@@ -301,7 +301,7 @@ def build_lm(vocab_size: int, d_model: int, n_layers: int, n_heads: int, seq_len
 
     The loss is the mean next-token cross-entropy over tokens with weight > 0: feed ``fit`` a
     dataset of ``(tokens [B, T], next_tokens [B, T], weights [B, T])`` (see
-    :func:`fwcourse.lm_data.lm_dataset`). Its exponential is the perplexity.
+    :func:`fwcourse.data.lm_data.lm_dataset`). Its exponential is the perplexity.
     """
     if seed is not None:
         keras.utils.set_random_seed(validate.positive_int(seed, "seed", minimum=0))

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from fwcourse.build_notebooks import repo_root
+from fwcourse.course.build_notebooks import repo_root
 
 ROOT = repo_root()
 

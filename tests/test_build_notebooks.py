@@ -4,7 +4,7 @@ import shutil
 import nbformat
 import pytest
 
-from fwcourse import build_notebooks as bn
+from fwcourse.course import build_notebooks as bn
 
 ROOT = bn.repo_root()
 

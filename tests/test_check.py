@@ -4,8 +4,8 @@ import time
 import numpy as np
 import pytest
 
-from fwcourse import check
-from fwcourse.check import Exercise
+from fwcourse.course import check
+from fwcourse.course.check import Exercise
 
 
 def _reference(x, w):
@@ -56,7 +56,7 @@ def test_exception_shows_a_short_traceback_of_the_learners_code():
     result = _status(broken)
     assert result.status == check.ERROR
     assert "ValueError" in result.message and "broken" in result.message
-    assert "fwcourse/check.py" not in result.message
+    assert "fwcourse/course/check.py" not in result.message
 
 
 def test_transposed_output_is_a_shape_error_that_says_transpose():

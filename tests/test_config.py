@@ -1,6 +1,6 @@
 import pytest
 
-from fwcourse import config
+from fwcourse.course import config
 
 
 def test_every_block_has_the_same_keys_at_every_scale():

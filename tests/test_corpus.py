@@ -6,7 +6,7 @@ import hashlib
 import numpy as np
 import pytest
 
-from fwcourse import corpus
+from fwcourse.data import corpus
 
 
 def test_default_corpus_is_offline_real_english():

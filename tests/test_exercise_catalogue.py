@@ -9,11 +9,11 @@ import pkgutil
 import numpy as np
 import pytest
 
-import fwcourse.exercises
-from fwcourse import check
+import fwcourse.course.exercises
+from fwcourse.course import check
 
-MODULES = sorted(m.name for m in pkgutil.iter_modules(fwcourse.exercises.__path__) if m.name.startswith("nb"))
-EXERCISES = [(name, ex) for name in MODULES for ex in importlib.import_module(f"fwcourse.exercises.{name}").EXERCISES]
+MODULES = sorted(m.name for m in pkgutil.iter_modules(fwcourse.course.exercises.__path__) if m.name.startswith("nb"))
+EXERCISES = [(name, ex) for name in MODULES for ex in importlib.import_module(f"fwcourse.course.exercises.{name}").EXERCISES]
 
 
 def _stub(*args):

@@ -1,8 +1,8 @@
 import numpy as np
 
-from fwcourse import check
+from fwcourse.course import check
 from fwcourse.associative_memory import outer_product, read, write_sequence
-from fwcourse.exercises import nb00
+from fwcourse.course.exercises import nb00
 
 
 def test_outer_product_matches_the_definition():

@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fwcourse import check
-from fwcourse.exercises import nb01 as ex
+from fwcourse.course import check
+from fwcourse.course.exercises import nb01 as ex
 
 
 @pytest.mark.parametrize("wrong, status", [

@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fwcourse.check import PASSED, WRONG_DTYPE, WRONG_SHAPE, WRONG_VALUES
-from fwcourse.exercises import nb04
+from fwcourse.course.check import PASSED, WRONG_DTYPE, WRONG_SHAPE, WRONG_VALUES
+from fwcourse.course.exercises import nb04
 
 
 def test_solution_text_passes():

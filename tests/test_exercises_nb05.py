@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fwcourse import check
-from fwcourse.exercises import nb05
+from fwcourse.course import check
+from fwcourse.course.exercises import nb05
 
 
 def _run(exercise, func):

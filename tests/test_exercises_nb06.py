@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from fwcourse import check
-from fwcourse.exercises import nb06
+from fwcourse.course import check
+from fwcourse.course.exercises import nb06
 
 
 def test_per_token_gradients_sum_to_the_autodiff_gradient():

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from fwcourse import fast_weight_controller as fc
-from fwcourse.adam import Adam
+from fwcourse.util.adam import Adam
 
 
 def _loop_forward(params, x_slow, x_fast, update, c, W0):

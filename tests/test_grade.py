@@ -5,7 +5,7 @@ import sys
 
 import nbformat
 
-from fwcourse.build_notebooks import repo_root
+from fwcourse.course.build_notebooks import repo_root
 
 ROOT = repo_root()
 

@@ -1,10 +1,12 @@
-"""fwcourse.lm_compare: notebook 06's four-way comparison, its cost columns and its analyses."""
+"""fwcourse.experiments.lm_compare: notebook 06's four-way comparison, its cost columns and its analyses."""
 import math
 
 import numpy as np
 import pytest
 
-from fwcourse import config, lm_compare, peak_memory
+from fwcourse.course import config
+from fwcourse.experiments import lm_compare
+from fwcourse.util import peak_memory
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fwcourse import corpus, lm_data
+from fwcourse.data import corpus, lm_data
 
 
 @pytest.mark.parametrize("seq_len", [1, 3, 7, 40])

@@ -10,9 +10,10 @@ import sys
 import numpy as np
 import pytest
 
-from fwcourse import config, corpus
+from fwcourse.course import config
+from fwcourse.data import corpus
 
-nextword = pytest.importorskip("fwcourse.nextword")
+nextword = pytest.importorskip("fwcourse.experiments.nextword")
 import keras  # noqa: E402
 
 V, N = 23, 3
@@ -193,7 +194,7 @@ def test_predict_ends_quietly_at_end_of_input(trained_run):
 
 
 def test_predict_without_a_model_says_how_to_train_one(tmp_path, capsys):
-    from fwcourse import nextword_cli
+    from fwcourse.experiments import nextword_cli
 
     assert nextword_cli.main(["--model", str(tmp_path / "missing")]) == 2
     assert "train-nextword" in capsys.readouterr().err
@@ -202,7 +203,7 @@ def test_predict_without_a_model_says_how_to_train_one(tmp_path, capsys):
 def test_models_run_under_jax(run_under_jax):
     out = run_under_jax("""
         import numpy as np
-        from fwcourse import nextword
+        from fwcourse.experiments import nextword
         tiny = dict(embed_dim=8, units=6, hidden=10, filters=5, kernel_size=2, heads=2)
         X = np.random.default_rng(0).integers(0, 11, (5, 3)).astype("int32")
         y = np.random.default_rng(1).integers(0, 11, 5).astype("int32")

@@ -1,9 +1,9 @@
-"""fwcourse.peak_memory: the peak memory a phase of work adds (notebook 06's cost table)."""
+"""fwcourse.util.peak_memory: the peak memory a phase of work adds (notebook 06's cost table)."""
 import numpy as np
 import pytest
 
 from fwcourse import transformer
-from fwcourse.peak_memory import PeakMemory, measurable, with_peak_memory
+from fwcourse.util.peak_memory import PeakMemory, measurable, with_peak_memory
 
 # On a GPU the figure is device memory, which NumPy arrays do not use.
 pytestmark = pytest.mark.skipif(transformer.visible_gpus() or not measurable(),

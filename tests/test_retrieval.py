@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fwcourse import retrieval
+from fwcourse.data import retrieval
 
 
 def test_sequences_follow_the_task_definition():

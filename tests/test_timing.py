@@ -1,7 +1,7 @@
 """The timing helpers the benchmarks and notebook 02 share."""
 import pytest
 
-from fwcourse import timing
+from fwcourse.util import timing
 
 
 def test_warmup_calls_are_made_but_not_timed():

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from fwcourse import __main__ as cli
-from fwcourse import config, train_lm
+from fwcourse.course import config
+from fwcourse.experiments import train_lm
 
 TINY = ["--corpus", "synthetic", "--n-docs", "10", "--words-per-doc", "120", "--seq-len", "16",
         "--d-model", "16", "--layers", "1", "--heads", "2", "--fwl-size", "8", "--attn-chunks", "3",
@@ -52,7 +53,8 @@ def test_mirrored_over_two_cpu_devices(tmp_path):
 
     import keras
 
-    from fwcourse import lm_data, transformer
+    from fwcourse.data import lm_data
+    from fwcourse import transformer
 
     model = keras.models.load_model(out / "model.keras")
     vocab = json.loads((out / "vocab.json").read_text())

@@ -102,7 +102,7 @@ def test_attention_maps_are_causal_distributions():
 
 
 def test_fit_on_tf_data_learns_and_round_trips(tmp_path):
-    from fwcourse import lm_data
+    from fwcourse.data import lm_data
 
     docs = [np.random.default_rng(i).integers(2, 17, 23) for i in range(3)]
     win = lm_data.lm_windows(docs, 10)

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from fwcourse import validate
+from fwcourse.util import validate
 
 
 def test_token_ids_accepts_ids_in_range_and_names_the_argument_otherwise():

@@ -25,7 +25,7 @@ from typing import Sequence
 
 import numpy as np
 
-from fwcourse import validate
+from fwcourse.util import validate
 
 Document = tuple[str, str]
 NGRAM = 8
@@ -95,7 +95,7 @@ def heldout_shared(train: Sequence[str], heldout: Sequence[str], n: int = NGRAM)
 
 def leak_free_split(docs: Sequence[Document], split_fn, max_heldout_shared: float = 0.1,
                     max_shared: float = 0.5, n: int = NGRAM):
-    """Near-duplicates removed, ``split_fn(docs)`` (a :class:`fwcourse.corpus.Split`), then held-out
+    """Near-duplicates removed, ``split_fn(docs)`` (a :class:`fwcourse.data.corpus.Split`), then held-out
     documents sharing more than ``max_heldout_shared`` of their n-grams with training moved to
     training until none does. Returns the split and a report dict (what was removed and moved)."""
     max_heldout_shared = float(validate.in_range(max_heldout_shared, "max_heldout_shared", 0, 1))

@@ -24,7 +24,7 @@ import warnings
 from pathlib import Path
 from typing import Iterable, Sequence
 
-from fwcourse import validate
+from fwcourse.util import validate
 
 Document = tuple[str, str]
 

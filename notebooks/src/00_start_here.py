@@ -34,7 +34,7 @@
 # %%
 # Scale: quick | default | full. Uncomment to override FWCOURSE_SCALE for this notebook.
 # import os; os.environ["FWCOURSE_SCALE"] = "quick"
-from fwcourse import config
+from fwcourse.course import config
 S = config.sizes("00")
 print(config.describe("00"))
 
@@ -45,7 +45,7 @@ print(config.describe("00"))
 
 # %%
 from IPython.display import Markdown
-from fwcourse.course import course_map
+from fwcourse.course.notebooks import course_map
 Markdown(course_map())
 
 # %% [markdown]
@@ -72,7 +72,7 @@ Markdown(course_map())
 
 # %%
 import numpy as np
-from fwcourse.exercises import nb00 as ex
+from fwcourse.course.exercises import nb00 as ex
 
 def outer_product(v, k):
     ### BEGIN SOLUTION
@@ -101,7 +101,8 @@ ex.outer_product.hint()
 # colour scale is shared by all frames, so you can see the memory fill up.
 
 # %%
-from fwcourse import associative_memory, viz
+from fwcourse import associative_memory
+from fwcourse.course import viz
 
 rng = np.random.default_rng(0)
 n = S.matrix_size
@@ -132,7 +133,7 @@ plt.show()
 # Paste this into any question or bug report.
 
 # %%
-from fwcourse import envinfo
+from fwcourse.util import envinfo
 print(envinfo.format_report(envinfo.report()))
 
 # %% [markdown]

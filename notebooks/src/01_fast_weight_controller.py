@@ -18,7 +18,7 @@
 # %%
 # Scale: quick | default | full. Uncomment to override FWCOURSE_SCALE for this notebook.
 # import os; os.environ["FWCOURSE_SCALE"] = "quick"
-from fwcourse import config
+from fwcourse.course import config
 S = config.sizes("01")
 print(config.describe("01"))
 
@@ -27,8 +27,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from fwcourse import fast_weight_controller as fc
-from fwcourse import viz
-from fwcourse.exercises import nb01 as ex
+from fwcourse.course import viz
+from fwcourse.course.exercises import nb01 as ex
 
 # %% [markdown]
 # ## The idea

@@ -17,7 +17,7 @@
 # %%
 # Scale: quick | default | full. Uncomment to override FWCOURSE_SCALE for this notebook.
 # import os; os.environ["FWCOURSE_SCALE"] = "quick"
-from fwcourse import config
+from fwcourse.course import config
 S = config.sizes("02")
 print(config.describe("02"))
 
@@ -28,8 +28,8 @@ import numpy as np
 
 from fwcourse import delta_rule as dr
 from fwcourse import linear_attention as la
-from fwcourse import viz
-from fwcourse.exercises import nb02 as ex
+from fwcourse.course import viz
+from fwcourse.course.exercises import nb02 as ex
 
 # %% [markdown]
 # ## The identity
@@ -247,7 +247,7 @@ viz.frame_player(draw_pairs, S.widget_max_pairs, description="pairs - 1")
 # while the fast-weight memory stays $d_v \times d_k$ and its time grows like $T$.
 
 # %%
-from fwcourse.timing import best_time   # the fastest of 3 runs: the least disturbed by other load
+from fwcourse.util.timing import best_time   # the fastest of 3 runs: the least disturbed by other load
 
 d = 32
 lengths = S.cost_lengths

@@ -21,7 +21,7 @@
 # %%
 # Scale: quick | default | full. Uncomment to override FWCOURSE_SCALE for this notebook.
 # import os; os.environ["FWCOURSE_SCALE"] = "quick"
-from fwcourse import config
+from fwcourse.course import config
 S = config.sizes("03")
 print(config.describe("03"))
 
@@ -29,8 +29,11 @@ print(config.describe("03"))
 import matplotlib.pyplot as plt
 import numpy as np
 
-from fwcourse import ba2016, fwrnn, retrieval, viz
-from fwcourse.exercises import nb03 as ex
+from fwcourse.experiments import ba2016
+from fwcourse import fwrnn
+from fwcourse.data import retrieval
+from fwcourse.course import viz
+from fwcourse.course.exercises import nb03 as ex
 
 rng = np.random.default_rng(0)
 

@@ -19,7 +19,7 @@
 # %%
 # Scale: quick | default | full. Uncomment to override FWCOURSE_SCALE for this notebook.
 # import os; os.environ["FWCOURSE_SCALE"] = "quick"
-from fwcourse import config
+from fwcourse.course import config
 S = config.sizes("04")
 print(config.describe("04"))
 
@@ -64,7 +64,8 @@ print(config.describe("04"))
 # %%
 import numpy as np
 import matplotlib.pyplot as plt
-from fwcourse import corpus, ngram
+from fwcourse.data import corpus
+from fwcourse import ngram
 
 docs = corpus.load_documents()
 split = corpus.split_documents(docs, seed=0)
@@ -99,7 +100,7 @@ print(f"vocabulary: {tok.size} ids; the most frequent words: {tok.vocabulary[2:1
 # Return `X` of shape `(L - n, n)` and `y` of shape `(L - n,)`.
 
 # %%
-from fwcourse.exercises import nb04 as ex
+from fwcourse.course.exercises import nb04 as ex
 
 def make_windows(tokens, n):
     ### BEGIN SOLUTION
@@ -166,7 +167,7 @@ print({k: round(v, 3) for k, v in results["Kneser-Ney trigram"].items()})
 
 # %%
 import tempfile
-from fwcourse import nextword
+from fwcourse.experiments import nextword
 
 run_root = tempfile.mkdtemp(prefix="nb04-")
 models, histories = {}, {}
@@ -306,7 +307,7 @@ print(f"{best_kind}: 'the value of' ->", tok.decode(top_k(probs, 5)[0]))
 
 # %%
 from IPython.display import display
-from fwcourse import viz
+from fwcourse.course import viz
 
 def draw_top5(phrase):
     pred = predictor.predict(phrase, k=5)

@@ -18,7 +18,7 @@
 # %%
 # Scale: quick | default | full. Uncomment to override FWCOURSE_SCALE for this notebook.
 # import os; os.environ["FWCOURSE_SCALE"] = "quick"
-from fwcourse import config
+from fwcourse.course import config
 S = config.sizes("05")
 print(config.describe("05"))
 
@@ -59,7 +59,7 @@ print(config.describe("05"))
 
 # %%
 import numpy as np
-from fwcourse.exercises import nb05 as ex
+from fwcourse.course.exercises import nb05 as ex
 
 def causal_mask(seq_len):
     ### BEGIN SOLUTION
@@ -105,7 +105,7 @@ causal_attention = ex.causal_attention.check(causal_attention)
 # last window of a document is padded, and padding gets weight 0 in the loss.
 
 # %%
-from fwcourse import lm_data
+from fwcourse.data import lm_data
 
 data = lm_data.load_lm_corpus("default", max_tokens=S.max_tokens)
 train_w = lm_data.lm_windows(data.train, S.seq_len)
@@ -248,7 +248,7 @@ print(f"first 4 positions: {np.exp(by_pos[:4].mean()):.1f}   last quarter: "
 # bigger models trained longer develop heads that find earlier occurrences of the current word.
 
 # %%
-from fwcourse import viz
+from fwcourse.course import viz
 
 n = S.widget_len
 sample = test_w.tokens[:1, :n]

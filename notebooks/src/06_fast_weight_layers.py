@@ -21,7 +21,7 @@
 # %%
 # Scale: quick | default | full. Uncomment to override FWCOURSE_SCALE for this notebook.
 # import os; os.environ["FWCOURSE_SCALE"] = "quick"
-from fwcourse import config
+from fwcourse.course import config
 S = config.sizes("06")
 print(config.describe("06"))
 
@@ -34,8 +34,10 @@ import tensorflow as tf
 from keras import ops
 
 from fwcourse import chunked_attention as ca
-from fwcourse import fwl, lm_compare, viz
-from fwcourse.exercises import nb06 as ex
+from fwcourse import fwl
+from fwcourse.experiments import lm_compare
+from fwcourse.course import viz
+from fwcourse.course.exercises import nb06 as ex
 
 rng = np.random.default_rng(0)
 
@@ -261,7 +263,7 @@ print("position 0: max |FWLBlock - slow block| =",
 #
 # ## 5. The experiment: four methods on held-out long documents
 #
-# `fwcourse.lm_compare.compare` trains the transformer LM of notebook 05 twice, with a plain
+# `fwcourse.experiments.lm_compare.compare` trains the transformer LM of notebook 05 twice, with a plain
 # unembedding ("base") and with an `FWLBlock` head ("FWL"), each for `S.epochs` epochs keeping the
 # weights of its best validation epoch (`keras.callbacks.EarlyStopping` with
 # `restore_best_weights`: the corpora are small, and a model past its best epoch would be
@@ -275,7 +277,7 @@ print("position 0: max |FWLBlock - slow block| =",
 #
 # Costs, measured in this run on this machine: evaluation tokens per second, the median
 # training step time, and the peak memory added while building, compiling and training a model
-# and while evaluating it (`fwcourse.peak_memory`: GPU memory under TensorFlow on a GPU, the
+# and while evaluating it (`fwcourse.util.peak_memory`: GPU memory under TensorFlow on a GPU, the
 # process's resident memory on a CPU, "n/a" where neither can be measured). The FWL model is
 # trained second in the same process and reuses memory the base model's training left
 # allocated, so on a CPU its train peak understates what it needs on its own.

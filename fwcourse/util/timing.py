@@ -5,7 +5,7 @@ import statistics
 import time
 from typing import Callable
 
-from fwcourse import validate
+from fwcourse.util import validate
 
 
 def wall_times(fn: Callable[[], object], repeats: int, warmup: int = 0) -> list[float]:

@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from fwcourse import corpus, ngram
-from fwcourse.check import Exercise, odd_sizes
+from fwcourse.data import corpus
+from fwcourse import ngram
+from fwcourse.course.check import Exercise, odd_sizes
 
 
 def _windows_inputs(rng: np.random.Generator, trial: int) -> dict:

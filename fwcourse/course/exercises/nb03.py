@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from fwcourse import fwrnn
-from fwcourse.check import Exercise, odd_sizes
+from fwcourse.course.check import Exercise, odd_sizes
 
 
 def _rates(rng: np.random.Generator) -> dict:

@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 from keras import ops
 
-from fwcourse import validate
-from fwcourse.check import Exercise, odd_sizes
+from fwcourse.util import validate
+from fwcourse.course.check import Exercise, odd_sizes
 from fwcourse.chunked_attention import mixed_chunk_attention, quadratic_attention
 
 # The references are private: the module-level names are the exercises, as the notebook uses them.

@@ -22,7 +22,7 @@ validation), ``vocab.json``, ``settings.json``, ``history.csv`` and ``metrics.js
 with a tokenizer of another vocabulary is refused: the ids would mean different words.
 
 ``python -m fwcourse train-nextword`` runs :func:`main` (this module); ``predict`` lives in
-:mod:`fwcourse.nextword_cli`.
+:mod:`fwcourse.experiments.nextword_cli`.
 """
 from __future__ import annotations
 
@@ -40,7 +40,10 @@ import keras
 import numpy as np
 from keras import ops
 
-from fwcourse import config, corpus, ngram, validate
+from fwcourse.course import config
+from fwcourse.data import corpus
+from fwcourse import ngram
+from fwcourse.util import validate
 
 MODELS = ("lstm", "conv1d", "fastweights", "attention")
 DEFAULT_RUN_DIR = Path("runs") / "nextword"

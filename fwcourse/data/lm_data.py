@@ -1,9 +1,9 @@
 """Long documents for the transformer language models: corpora, [B, T] windows, tf.data pipelines.
 
-Built-in corpora, tokenized by :class:`fwcourse.corpus.Tokenizer` and split by document without
-leaks (:func:`fwcourse.corpus.load_split`), or a ``.txt`` file or folder of the learner's own:
+Built-in corpora, tokenized by :class:`fwcourse.data.corpus.Tokenizer` and split by document without
+leaks (:func:`fwcourse.data.corpus.load_split`), or a ``.txt`` file or folder of the learner's own:
 
-* ``"docstrings"``: the offline real-text corpus of :mod:`fwcourse.corpus` (the docstrings of the
+* ``"docstrings"``: the offline real-text corpus of :mod:`fwcourse.data.corpus` (the docstrings of the
   standard library, numpy, keras, matplotlib and tensorflow, one document per module);
 * ``"stdlib"``: the standard library's docstrings alone (small: the quick scale);
 * ``"synthetic"``: long documents generated here, each about its own few characters and places
@@ -15,7 +15,7 @@ leaks (:func:`fwcourse.corpus.load_split`), or a ``.txt`` file or folder of the 
 
 A document becomes windows of ``seq_len + 1`` tokens (inputs ``x = w[:-1]``, next-token targets
 ``y = w[1:]``), consecutive windows overlapping by one token so that every token is a target once;
-the last window is padded with :data:`fwcourse.corpus.PAD_ID` and weight 0.
+the last window is padded with :data:`fwcourse.data.corpus.PAD_ID` and weight 0.
 """
 from __future__ import annotations
 
@@ -25,7 +25,8 @@ from typing import Sequence
 
 import numpy as np
 
-from fwcourse import corpus, validate
+from fwcourse.data import corpus
+from fwcourse.util import validate
 from fwcourse.data import dedup
 
 CORPORA = (*corpus.BUILTIN, "synthetic")
@@ -150,7 +151,7 @@ def load_lm_corpus(name: str | os.PathLike = corpus.DEFAULT_CORPUS, max_tokens: 
                    n_docs: int = 200, words_per_doc: int = 600, seed: int = 0,
                    fractions: Sequence[float] = (0.8, 0.1, 0.1),
                    max_train_tokens: int | None = None) -> corpus.TokenCorpus:
-    """A :class:`fwcourse.corpus.TokenCorpus` (tokenizer + token stream per document, leak-free
+    """A :class:`fwcourse.data.corpus.TokenCorpus` (tokenizer + token stream per document, leak-free
     split by document) of a built-in corpus (:data:`CORPORA`) or of a ``.txt`` file or folder.
 
     ``max_tokens`` sizes the vocabulary of a text corpus (fitted on its training documents);

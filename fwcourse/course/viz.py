@@ -14,7 +14,7 @@ from typing import Callable, Sequence
 import matplotlib.pyplot as plt
 import numpy as np
 
-from fwcourse import validate
+from fwcourse.util import validate
 
 STATIC_ENV = "FWCOURSE_STATIC_PLOTS"
 

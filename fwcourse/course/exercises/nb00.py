@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from fwcourse.associative_memory import outer_product as _outer_product
-from fwcourse.check import Exercise, odd_sizes
+from fwcourse.course.check import Exercise, odd_sizes
 
 
 def _outer_inputs(rng: np.random.Generator, trial: int) -> dict:

@@ -36,7 +36,7 @@ _MARKER = re.compile(r"^(\s*)### (BEGIN|END) SOLUTION\s*$")
 
 def repo_root() -> Path:
     """The course checkout this package lives in (notebooks/ beside fwcourse/)."""
-    return Path(__file__).resolve().parent.parent
+    return Path(__file__).resolve().parents[2]
 
 
 def strip_solutions(source: str, where: str = "cell") -> str:

@@ -1,7 +1,7 @@
 """The map of the course: its notebooks, in order, with what each one teaches."""
 from __future__ import annotations
 
-from fwcourse import config
+from fwcourse.course import config
 
 NOTEBOOKS = [
     ("00", "00_start_here", "Start here: how the course works, the outer product, the widget"),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from fwcourse import transformer
-from fwcourse.check import Exercise, odd_sizes
+from fwcourse.course.check import Exercise, odd_sizes
 
 
 def _mask_inputs(rng: np.random.Generator, trial: int) -> dict:

@@ -9,7 +9,7 @@ import os
 import platform
 import sys
 
-from fwcourse import config
+from fwcourse.course import config
 
 PACKAGES = ("fwcourse", "numpy", "tensorflow", "keras", "jax", "matplotlib", "ipywidgets",
             "jupyterlab", "nbval", "tqdm")

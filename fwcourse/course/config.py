@@ -79,7 +79,7 @@ SIZES: dict[str, dict[str, dict]] = {
                      batch_size=16, epochs=30, learning_rate=5e-4, max_train_windows=0,
                      dropout=0.1, widget_len=32),
     },
-    "06": {  # notebook 06 (Fast Weight Layers) and fwcourse.lm_compare
+    "06": {  # notebook 06 (Fast Weight Layers) and fwcourse.experiments.lm_compare
         "quick": dict(corpora=("synthetic",), n_docs=24, words_per_doc=150, max_tokens=2000,
                       max_train_tokens=0,
                       seq_len=64, d_model=32, n_layers=1, n_heads=2, fwl_size=32, attn_chunks=4,

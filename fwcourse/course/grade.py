@@ -1,7 +1,7 @@
 """Grade submitted notebooks: ``python -m fwcourse grade NB.ipynb [...] [--csv out.csv] [--timeout S]``.
 
 Each notebook runs headless, top to bottom, in a kernel of its own. Every exercise check it calls
-reports its verdict (see :mod:`fwcourse.check`), and the score is the number of the notebook's
+reports its verdict (see :mod:`fwcourse.course.check`), and the score is the number of the notebook's
 exercises whose public checks passed. A cell that raises does not stop the run (later exercises
 are still graded); a notebook that runs past ``--timeout`` seconds is stopped and graded on what
 ran; a file that is not a notebook is reported as such. The batch always goes on.
@@ -21,7 +21,7 @@ from pathlib import Path
 
 import nbformat
 
-from fwcourse.check import GRADE_LOG_ENV, PASSED
+from fwcourse.course.check import GRADE_LOG_ENV, PASSED
 
 NOT_RUN = "not_run"
 
@@ -48,7 +48,7 @@ class NotebookGrade:
 
 def exercise_names(notebook: str) -> list[str]:
     """Names of the exercises of notebook ``notebook`` ("00", "01", ...), in order."""
-    module = importlib.import_module(f"fwcourse.exercises.nb{notebook}")
+    module = importlib.import_module(f"fwcourse.course.exercises.nb{notebook}")
     return [ex.name for ex in module.EXERCISES]
 
 

@@ -23,7 +23,8 @@ import math
 import time
 from pathlib import Path
 
-from fwcourse import config, lm_data
+from fwcourse.course import config
+from fwcourse.data import lm_data
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

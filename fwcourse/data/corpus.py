@@ -42,7 +42,7 @@ from typing import Sequence
 
 import numpy as np
 
-from fwcourse import validate
+from fwcourse.util import validate
 from fwcourse.data import dedup, docstrings
 
 TINY_SHAKESPEARE_URL = (

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from fwcourse import validate
+from fwcourse.util import validate
 
 KEYS = string.ascii_lowercase
 VALUES = string.digits

@@ -5,7 +5,7 @@ import numpy as np
 
 from fwcourse import delta_rule as dr
 from fwcourse import linear_attention as la
-from fwcourse.check import Exercise, odd_sizes
+from fwcourse.course.check import Exercise, odd_sizes
 
 
 def _mask_inputs(rng: np.random.Generator, trial: int) -> dict:

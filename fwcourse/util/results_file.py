@@ -11,7 +11,7 @@ from pathlib import Path
 __all__ = ["DATA_DIR", "machine", "load_records", "write_records"]
 
 # Where the committed results live: data/ at the top of the repository.
-DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+DATA_DIR = Path(__file__).resolve().parents[2] / "data"
 
 
 def machine() -> str:

@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 
 from fwcourse import fast_weight_controller as fc
-from fwcourse import validate
-from fwcourse.check import Exercise, odd_sizes
+from fwcourse.util import validate
+from fwcourse.course.check import Exercise, odd_sizes
 
 
 def _update_inputs(rng: np.random.Generator, trial: int) -> dict:

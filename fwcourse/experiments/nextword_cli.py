@@ -62,7 +62,7 @@ def loop(predictor, k: int = 5, stdin=None, stdout=None) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m fwcourse predict [--model DIR] [--top K]``."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up log off the loop
-    from fwcourse.nextword import DEFAULT_RUN_DIR
+    from fwcourse.experiments.nextword import DEFAULT_RUN_DIR
 
     p = argparse.ArgumentParser(
         prog="python -m fwcourse predict",
@@ -75,7 +75,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.top < 1:
         p.error("--top must be at least 1")
     try:
-        from fwcourse.nextword import Predictor
+        from fwcourse.experiments.nextword import Predictor
 
         predictor = Predictor.load(args.model)
     except (FileNotFoundError, ValueError) as err:
