@@ -22,7 +22,6 @@ Writes the tables to benchmarks/results/fwl.md (``--out`` for another file), row
 from __future__ import annotations
 
 import argparse
-import platform
 import sys
 from pathlib import Path
 
@@ -173,13 +172,9 @@ def main(argv=None) -> int:
 
     import keras  # after argparse, so that --help is instant
 
-    from fwcourse import transformer
+    from fwcourse.util.envinfo import machine
 
-    gpus = transformer.visible_gpus()
-    device = (f"GPU ({len(gpus)}x {getattr(gpus[0], 'device_kind', gpus[0])})" if gpus
-              else f"CPU ({platform.processor() or platform.machine()})")
-    device += f", Keras {keras.__version__} on {keras.backend.backend()}"
-    lines = ["# Fast Weight Layer benchmark\n", f"Device: {device}; `python benchmarks/bench_fwl.py "
+    lines = ["# Fast Weight Layer benchmark\n", f"Machine: {machine()}; `python benchmarks/bench_fwl.py "
              f"{' '.join(argv if argv is not None else sys.argv[1:])}`.\n"]
     args.out.parent.mkdir(parents=True, exist_ok=True)
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 from pathlib import Path
 
 for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
@@ -23,6 +22,7 @@ for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 import numpy as np  # noqa: E402
 
 from fwcourse import linear_attention as la  # noqa: E402
+from fwcourse.util.envinfo import machine  # noqa: E402
 from fwcourse.util.timing import best_time  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results" / "linear_attention.md"
@@ -33,7 +33,7 @@ def run(d: int, chunk: int, repeats: int, max_t: int) -> str:
     lengths = [t for t in (64, 128, 256, 512, 1024, 2048, 4096, 8192) if t <= max_t]
     rows = [
         f"Causal linear attention, d_k = d_v = {d}, chunk = {chunk}, float64, best of {repeats}; "
-        f"{platform.processor() or platform.machine()}, NumPy {np.__version__}, "
+        f"{machine(with_keras=False)}, NumPy {np.__version__}, "
         f"BLAS threads {os.environ['OPENBLAS_NUM_THREADS']}.",
         "",
         "| T | sequential (ms) | parallel (ms) | chunked (ms) | parallel / sequential | chunked / sequential "

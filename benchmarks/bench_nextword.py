@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import time
 from pathlib import Path
 
@@ -22,7 +21,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
 
-from fwcourse import config, nextword  # noqa: E402
+from fwcourse.course import config  # noqa: E402
+from fwcourse.experiments import nextword  # noqa: E402
+from fwcourse.util.envinfo import machine  # noqa: E402
 
 SEED_MS = {"lstm": "13 (fast) / 392 (accurate)", "conv1d": "26", "fastweights": "-", "attention": "-"}
 
@@ -63,7 +64,7 @@ def main() -> None:
     lines = [
         f"# Next-word models: ms per training step ({'notebook default' if args.small else 'seed-like'} sizes)",
         "",
-        f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPU cores visible; "
+        f"Machine: {machine()}; "
         f"vocabulary {args.vocab}, batch {args.batch}, context 3, median of {args.steps} steps after warm-up. "
         f"Sizes: {sizes}.",
         "",

@@ -14,6 +14,8 @@ COMMANDS = {
     "train-nextword": ("fwcourse.experiments.nextword", "train a next-word model (lstm|conv1d|fastweights|attention) with held-out scores"),
     "predict": ("fwcourse.experiments.nextword_cli", "type a phrase, get the top-5 next words from a train-nextword model"),
     "compare-lm": ("fwcourse.experiments.lm_compare", "base LM vs FWL vs dynamic evaluation on held-out documents (notebook 06), to data/"),
+    "corpus": ("fwcourse.data.corpus_cli", "describe the corpora (sizes, leaks removed, repeats) or download WikiText-2"),
+    "readme": ("fwcourse.course.readme", "render the README's results section from data/*.json [--check]"),
     "train-lm": ("fwcourse.experiments.train_lm", "train the causal transformer LM [--fwl] on a long-document corpus"),
 }
 
@@ -33,7 +35,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     command, rest = argv[0], argv[1:]
     if command not in COMMANDS:
-        print(f"fwcourse: unknown command {command!r}.\n\n{usage()}", file=sys.stderr)
+        print(f"fwcourse: unknown command {command!r}; `python -m fwcourse --help` lists the commands.",
+              file=sys.stderr)
         return 2
     module = importlib.import_module(COMMANDS[command][0])
     return int(module.main(rest) or 0)

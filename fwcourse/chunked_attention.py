@@ -16,6 +16,8 @@ exact:
   cumulative sum of the per-chunk memories :math:`\\sum_{s \\in \\text{chunk}} k_s^\\top v_s`
   ([d_k, d_v] each). Cost O(T·C·d + G·d_k·d_v) instead of O(T²·d): linear in T for fixed C.
 
+The causal masks are :func:`fwcourse.transformer.causal_mask` (``exclusive=True`` for s < t).
+
 When T is not a multiple of G the sequence is padded at the end with zeros (which add nothing to any
 sum) and the padding is cut off again: the result is exact for every T, never silently wrong.
 Both run under every Keras backend (TensorFlow, JAX), inside ``tf.function``/``jax.jit`` and with
@@ -25,6 +27,7 @@ from __future__ import annotations
 
 from keras import ops
 
+from fwcourse.transformer import causal_mask
 from fwcourse.util import validate
 
 __all__ = ["quadratic_attention", "mixed_chunk_attention"]
@@ -53,13 +56,6 @@ def _check_qkv(q, k, v) -> None:
                 )
 
 
-def _causal_mask(n, exclusive: bool, dtype):
-    """[n, n] mask with 1 where key position s may be read by query position t (s <= t, or s < t)."""
-    idx = ops.arange(n)
-    allowed = idx[:, None] > idx[None, :] if exclusive else idx[:, None] >= idx[None, :]
-    return ops.cast(allowed, dtype)
-
-
 def quadratic_attention(q, k, v, exclusive: bool = False):
     """Causal linear attention by the [T, T] score matrix: ``y_t = Σ_{s≤t} (q_t·k_s) v_s``.
 
@@ -72,7 +68,7 @@ def quadratic_attention(q, k, v, exclusive: bool = False):
     """
     _check_qkv(q, k, v)
     scores = ops.einsum("btd,bsd->bts", q, k)
-    scores = scores * _causal_mask(ops.shape(q)[1], exclusive, scores.dtype)
+    scores = scores * ops.cast(causal_mask(ops.shape(q)[1], exclusive), scores.dtype)
     return ops.einsum("bts,bsv->btv", scores, v)
 
 
@@ -105,7 +101,7 @@ def mixed_chunk_attention(q, k, v, attn_chunks: int, exclusive: bool = False):
 
     # Inside each chunk: the masked quadratic form.
     scores = ops.einsum("bgtd,bgsd->bgts", qc, kc)
-    scores = scores * _causal_mask(chunk_len, exclusive, scores.dtype)
+    scores = scores * ops.cast(causal_mask(chunk_len, exclusive), scores.dtype)
     intra = ops.einsum("bgts,bgsv->bgtv", scores, vc)
 
     # Across chunks: each chunk reads the memory written by all earlier chunks. Shifting the

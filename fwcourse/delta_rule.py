@@ -5,7 +5,7 @@ The sum rule ``W(i) = W(i-1) + v(i) phi(k(i))^T`` only ever adds; once more than
 associations share a d_k-dimensional key space they interfere. The delta rule first reads what is
 stored under the key, ``v_bar(i) = W(i-1) phi(k(i))``, and replaces it by a mix of old and new:
 
-    W(i) = W(i-1) + beta(i) (v(i) - v_bar(i)) phi(k(i))^T,      beta(i) = sigmoid(w_beta . x(i)),
+    W(i) = W(i-1) + beta(i) (v(i) - v_bar(i)) phi(k(i))^T,      beta(i) = logistic(w_beta . x(i)),
 
 so that with ``beta = 1`` and a unit-norm key the memory returns exactly ``v(i)`` afterwards. Their
 code normalises ``phi(k)`` and ``phi(q)`` to sum to one (:func:`sum_normalise`), which they found
@@ -15,26 +15,22 @@ from __future__ import annotations
 
 import numpy as np
 
-from fwcourse.util import validate
 from fwcourse.linear_attention import FeatureMap, apply_feature_map, check_qkv
+from fwcourse.util import validate
+from fwcourse.util.numerics import logistic
 
 RULES = ("sum", "delta")
 KEY_KINDS = ("random", "orthogonal")
 
 
-def sigmoid(z: np.ndarray) -> np.ndarray:
-    """The logistic function, without overflow for large |z|."""
-    return 0.5 * (1.0 + np.tanh(0.5 * np.asarray(z, dtype=float)))
-
-
 def beta_gate(x, w_beta, b_beta: float = 0.0) -> np.ndarray:
-    """The write strength ``beta(i) = sigmoid(w_beta . x(i) + b_beta)`` in (0, 1) for inputs ``x`` (..., T, d_in)."""
+    """The write strength ``beta(i) = logistic(w_beta . x(i) + b_beta)`` in (0, 1) for inputs ``x`` (..., T, d_in)."""
     x = validate.array(x, "x", dtype=float)
     w_beta = validate.array(w_beta, "w_beta", ndim=1, dtype=float)
     if x.ndim < 1 or x.shape[-1] != w_beta.shape[0]:
         raise ValueError(f"x must have shape (..., {w_beta.shape[0]}) to match w_beta; got {x.shape}.")
     validate.in_range(b_beta, "b_beta")
-    return sigmoid(x @ w_beta + b_beta)
+    return logistic(x @ w_beta + b_beta)
 
 
 def sum_normalise(x: np.ndarray, name: str = "x") -> np.ndarray:
@@ -47,6 +43,16 @@ def sum_normalise(x: np.ndarray, name: str = "x") -> np.ndarray:
             f"use a positive feature map such as phi='elu_plus_one'."
         )
     return x / total
+
+
+def _check_beta(beta, shape: tuple, axes: str) -> np.ndarray:
+    """Write strengths: one number, or one per ``shape`` (named ``axes`` in errors), in [0, 1]."""
+    beta = validate.array(beta, "beta", dtype=float)
+    if beta.shape not in ((), shape):
+        raise ValueError(f"beta must be a number or have shape {shape} {axes}; got {beta.shape}.")
+    if np.any((beta < 0) | (beta > 1)):
+        raise ValueError("beta must lie in [0, 1].")
+    return beta
 
 
 def _delta_step(W: np.ndarray, k: np.ndarray, v: np.ndarray, beta) -> np.ndarray:
@@ -65,12 +71,7 @@ def delta_update(W, k, v, beta) -> np.ndarray:
         raise ValueError(f"W must have shape (..., d_v, d_k); got {W.shape}.")
     k = validate.array(k, "k", shape=W.shape[:-2] + (W.shape[-1],), dtype=float)
     v = validate.array(v, "v", shape=W.shape[:-1], dtype=float)
-    beta = validate.array(beta, "beta", dtype=float)
-    if beta.shape not in ((), W.shape[:-2]):
-        raise ValueError(f"beta must be a number or have shape {W.shape[:-2]}; got {beta.shape}.")
-    if np.any((beta < 0) | (beta > 1)):
-        raise ValueError("beta must lie in [0, 1].")
-    return _delta_step(W, k, v, beta)
+    return _delta_step(W, k, v, _check_beta(beta, W.shape[:-2], "(...)"))
 
 
 def delta_rule(q, k, v, beta, phi: FeatureMap | str | None = "elu_plus_one", normalise: bool = True,
@@ -86,12 +87,7 @@ def delta_rule(q, k, v, beta, phi: FeatureMap | str | None = "elu_plus_one", nor
     fq, fk = apply_feature_map(phi, q, "q"), apply_feature_map(phi, k, "k")
     if normalise:
         fq, fk = sum_normalise(fq, "phi(q)"), sum_normalise(fk, "phi(k)")
-    beta = validate.array(beta, "beta", dtype=float)
-    if beta.shape not in ((), k.shape[:-1]):
-        raise ValueError(f"beta must be a number or have shape {k.shape[:-1]} (..., T); got {beta.shape}.")
-    if np.any((beta < 0) | (beta > 1)):
-        raise ValueError("beta must lie in [0, 1].")
-    beta = np.broadcast_to(beta, k.shape[:-1])
+    beta = np.broadcast_to(_check_beta(beta, k.shape[:-1], "(..., T)"), k.shape[:-1])
     state_shape = v.shape[:-2] + (v.shape[-1], k.shape[-1])
     W = np.zeros(state_shape) if W0 is None else validate.array(W0, "W0", shape=state_shape, dtype=float)
     y = np.empty(v.shape)
@@ -111,8 +107,7 @@ def make_keys(n: int, d: int, kind: str = "random", rng: np.random.Generator | i
     """
     n = validate.positive_int(n, "n")
     d = validate.positive_int(d, "d")
-    if kind not in KEY_KINDS:
-        raise ValueError(f"kind must be one of {', '.join(KEY_KINDS)}; got {kind!r}.")
+    validate.choice(kind, "kind", KEY_KINDS)
     rng = np.random.default_rng(rng)
     if kind == "random":
         keys = rng.standard_normal((n, d))
@@ -133,8 +128,7 @@ def retrieval_errors(keys, values, rule: str = "sum", beta: float = 1.0) -> tupl
     keys = validate.array(keys, "keys", ndim=2, dtype=float)
     values = validate.array(values, "values", ndim=2, dtype=float)
     validate.same_length("keys", keys, "values", values)
-    if rule not in RULES:
-        raise ValueError(f"rule must be one of {', '.join(RULES)}; got {rule!r}.")
+    validate.choice(rule, "rule", RULES)
     if rule == "sum":
         W = values.T @ keys
     else:

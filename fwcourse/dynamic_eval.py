@@ -25,6 +25,7 @@ import keras
 import numpy as np
 
 from fwcourse.util import validate
+from fwcourse.util.envinfo import visible_gpus
 
 
 def dynamic_eval(model: keras.Model, tokens, targets, weights=None, doc=None, chunk_len: int = 32,
@@ -55,7 +56,7 @@ def dynamic_eval(model: keras.Model, tokens, targets, weights=None, doc=None, ch
     decay = float(validate.in_range(decay, "decay", 0, 1))
     doc = np.arange(len(tokens)) if doc is None else validate.array(doc, "doc", shape=(len(tokens),))
     if jit_compile is None:
-        jit_compile = bool(tf.config.list_physical_devices("GPU"))
+        jit_compile = bool(visible_gpus())
 
     variables = list(model.trainable_variables)
     trained = [tf.constant(v.numpy()) for v in variables]

@@ -35,6 +35,7 @@ from tqdm.auto import tqdm
 
 from fwcourse.util import validate
 from fwcourse.util.adam import Adam
+from fwcourse.util.numerics import logistic
 
 VARIANTS = ("per_weight", "from_to")
 UPDATES = ("additive", "bounded")
@@ -63,7 +64,7 @@ def init_params(n_slow_in: int, n_fast_in: int, n_fast_out: int, variant: str = 
     s = validate.positive_int(n_slow_in, "n_slow_in")
     n = validate.positive_int(n_fast_in, "n_fast_in")
     m = validate.positive_int(n_fast_out, "n_fast_out")
-    _check_choice(variant, "variant", VARIANTS)
+    validate.choice(variant, "variant", VARIANTS)
     validate.in_range(init_scale, "init_scale", 0, None)
     rng = np.random.default_rng(rng)
     shapes = (dict(A=(m, n, s), a=(m, n)) if variant == "per_weight"
@@ -103,10 +104,27 @@ def fast_weight_update(W: np.ndarray, to: np.ndarray, frm: np.ndarray) -> np.nda
     return W + to[:, None] * frm[None, :]
 
 
+def write_gradients(W: np.ndarray, to: np.ndarray, frm: np.ndarray, x: np.ndarray,
+                    d: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Gradients of ``E = 1/2 |(W + to frm^T) x - d|^2`` with respect to ``to`` and ``frm``.
+
+    With the error ``e = (W + to frm^T) x - d``: ``dE/dto = e (frm . x)`` and ``dE/dfrm = (e . to) x``.
+    This is the last link of backpropagation through the fast weights: how the next answer's
+    error blames the TO and FROM patterns that S wrote. ``W`` (m, n), ``to`` and ``d`` (m,),
+    ``frm`` and ``x`` (n,).
+    """
+    to = validate.array(to, "to", ndim=1)
+    frm = validate.array(frm, "frm", ndim=1)
+    W = validate.array(W, "W", shape=(to.shape[0], frm.shape[0]))
+    x = validate.array(x, "x", shape=frm.shape)
+    d = validate.array(d, "d", shape=to.shape)
+    e = (W + to[:, None] * frm[None, :]) @ x - d
+    return e * (frm @ x), (e @ to) * x
+
+
 def bound(u: np.ndarray, steepness: float) -> np.ndarray:
     """``g(u) = 1 / (1 + exp(-4 c (u - 1/2)))``: a logistic into (0, 1) with slope ``c`` at u = 1/2."""
-    z = 4.0 * steepness * (np.asarray(u, dtype=float) - 0.5)
-    return 0.5 * (1.0 + np.tanh(0.5 * z))  # the logistic, without overflow for large |z|
+    return logistic(4.0 * steepness * (np.asarray(u, dtype=float) - 0.5))
 
 
 @dataclass
@@ -125,12 +143,10 @@ class Trace:
     frm: np.ndarray | None
 
 
-def _check_choice(value, name: str, choices: tuple[str, ...]) -> None:
-    if value not in choices:
-        raise ValueError(f"{name} must be one of {', '.join(map(repr, choices))}; got {value!r}.")
-
-
-def _check_inputs(params, x_slow, x_fast, W0):
+def _check_inputs(params, x_slow, x_fast, W0, update, steepness):
+    """Validate everything :func:`_forward` reads, once; return the arrays as float arrays."""
+    validate.choice(update, "update", UPDATES)
+    validate.in_range(steepness, "steepness", 0, None, low_open=True)
     m, n, s = fast_shape(params)
     for name, value in params.items():
         validate.array(value, f"params[{name!r}]")
@@ -148,9 +164,13 @@ def forward(params: dict, x_slow, x_fast, update: str = "bounded", steepness: fl
     Per step t: ``y(t) = W(t-1) x_fast(t)``, then ``W(t) = sigma(W(t-1), Delta(t))`` (see the module
     docstring). ``W0`` (m, n) are the fast weights before the first step (zeros if None).
     """
-    _check_choice(update, "update", UPDATES)
-    validate.in_range(steepness, "steepness", 0, None, low_open=True)
-    x_slow, x_fast, W0 = _check_inputs(params, x_slow, x_fast, W0)
+    x_slow, x_fast, W0 = _check_inputs(params, x_slow, x_fast, W0, update, steepness)
+    return _forward(params, x_slow, x_fast, update, steepness, W0)
+
+
+def _forward(params: dict, x_slow: np.ndarray, x_fast: np.ndarray, update: str, steepness: float,
+             W0: np.ndarray) -> Trace:
+    """:func:`forward` on inputs :func:`_check_inputs` has validated."""
     # S has no memory, so its outputs for all steps come in one vectorised pass.
     if variant_of(params) == "per_weight":
         to = frm = None
@@ -190,8 +210,8 @@ def loss_and_grads(params: dict, x_slow, x_fast, target, mask=None, update: str 
     ``e(t) = mask (y(t) - d(t))`` and ``sigma' = 1`` (additive) or ``4 c W(t) (1 - W(t))`` (bounded).
     Returns ``(E, grads, trace)``; ``grads`` has one entry per slow weight plus ``"W0"``.
     """
-    trace = forward(params, x_slow, x_fast, update, steepness, W0)
-    x_slow, x_fast, _ = _check_inputs(params, x_slow, x_fast, W0)
+    x_slow, x_fast, W0 = _check_inputs(params, x_slow, x_fast, W0, update, steepness)
+    trace = _forward(params, x_slow, x_fast, update, steepness, W0)
     target = validate.array(target, "target", shape=trace.y.shape, dtype=float)
     mask = np.ones_like(target) if mask is None else validate.array(mask, "mask", shape=trace.y.shape, dtype=float)
     err = mask * (trace.y - target)
@@ -342,7 +362,8 @@ class TrainResult:
 
 
 def train_online(task: Task, variant: str = "per_weight", lr: float = 0.05, window: int = 10,
-                 update: str = "bounded", steepness: float = 3.0, seed: int | None = 0,
+                 update: str = "bounded", steepness: float = 3.0,
+                 rng: np.random.Generator | int | None = None,
                  stop_when_solved: bool = True, run: int = 100, tol: float = 0.05,
                  progress: bool = True) -> TrainResult:
     """Train S on-line on one unbroken stream, never resetting the fast weights.
@@ -350,13 +371,14 @@ def train_online(task: Task, variant: str = "per_weight", lr: float = 0.05, wind
     Every ``window`` steps S's weights take one Adam step on the gradient of that window's error
     (backpropagation through the fast-weight dynamics of the window, :func:`loss_and_grads`; the
     fast weights carry over from window to window, the gradient does not). Each step's error is
-    measured with the weights S had at that step, as in on-line learning.
+    measured with the weights S had at that step, as in on-line learning. ``rng`` draws S's
+    initial weights (:func:`init_params`).
     """
     if not isinstance(task, Task):
         raise TypeError(f"task must be a Task (see flip_flop, variable_binding); got {type(task).__name__}.")
     window = validate.positive_int(window, "window", minimum=2)
     m, n, s = task.target.shape[1], task.x_fast.shape[1], task.x_slow.shape[1]
-    params = init_params(s, n, m, variant, rng=seed)
+    params = init_params(s, n, m, variant, rng=rng)
     opt = Adam(lr=lr)
     W = np.zeros((m, n))
     errors, valid = np.zeros(len(task)), np.zeros(len(task), bool)

@@ -46,8 +46,9 @@ import keras
 import numpy as np
 from keras import ops
 
-from fwcourse.util import validate
 from fwcourse.chunked_attention import mixed_chunk_attention
+from fwcourse.transformer import causal_mask
+from fwcourse.util import validate
 
 __all__ = ["FWLBlock", "make_labels", "LOSS_NORMALIZATIONS", "FAST_PARAMS"]
 
@@ -136,12 +137,8 @@ class FWLBlock(keras.layers.Layer):
         self.size = validate.positive_int(size, "size")
         self.vocab_size = validate.positive_int(vocab_size, "vocab_size")
         self.attn_chunks = validate.positive_int(attn_chunks, "attn_chunks")
-        if loss_normalization not in LOSS_NORMALIZATIONS:
-            raise ValueError(
-                f"loss_normalization must be one of {', '.join(map(repr, LOSS_NORMALIZATIONS))}; "
-                f"got {loss_normalization!r}."
-            )
-        self.loss_normalization = loss_normalization
+        self.loss_normalization = validate.choice(loss_normalization, "loss_normalization",
+                                                  LOSS_NORMALIZATIONS)
         self.step_size_init = float(validate.in_range(step_size_init, "step_size_init"))
         self.epsilon = float(validate.in_range(epsilon, "epsilon", 0, low_open=True))
 
@@ -235,11 +232,7 @@ class FWLBlock(keras.layers.Layer):
         if y is None or not y.size:
             return
         if integer:
-            if y.min() < 0 or y.max() >= self.vocab_size:
-                raise ValueError(
-                    f"labels must be token ids in [0, {self.vocab_size}); got values in "
-                    f"[{y.min()}, {y.max()}]."
-                )
+            validate.token_ids(y, "labels", self.vocab_size)
             return
         validate.array(y, "labels")
         sums = y.sum(-1)
@@ -365,7 +358,6 @@ class FWLBlock(keras.layers.Layer):
         ):
             scores = ops.abs(ops.einsum("btd,bsd->bts", query, key))
             norms = ops.sqrt(ops.sum(value * value, axis=-1))[:, None, :]
-            length = ops.shape(query)[1]
-            earlier = ops.cast(ops.arange(length)[:, None] > ops.arange(length)[None, :], scores.dtype)
+            earlier = ops.cast(causal_mask(ops.shape(query)[1], exclusive=True), scores.dtype)
             out[name] = ops.convert_to_numpy(ops.abs(self._step(step)) * scores * norms * earlier)
         return out

@@ -18,8 +18,8 @@ Two forms of the memory read ``A(t) h_s``:
 * ``form="attention"`` never builds A: ``A(t) h_s = η Σ_{τ≤t} λ^{t−τ} h(τ) (h(τ)·h_s)``, attention
   over the earlier states with weights ``η λ^{t−τ} h(τ)·h_s`` (O(t·H) memory per example).
 
-Both agree to round-off. LayerNorm normalises each example over its features (axis −1), never
-over the batch. Time steps are indexed from 1 in the paper and from 0 in arrays: ``h[:, t]`` is
+Both agree to round-off. LayerNorm (:func:`fwcourse.util.numerics.layer_norm`) normalises each
+example over its features (axis −1), never over the batch. Time steps are indexed from 1 in the paper and from 0 in arrays: ``h[:, t]`` is
 the state after reading ``x[:, t]``, and the memory used at that step holds ``h[:, :t]``.
 """
 from __future__ import annotations
@@ -27,32 +27,14 @@ from __future__ import annotations
 import numpy as np
 
 from fwcourse.util import validate
+from fwcourse.util.numerics import layer_norm
 
 FORMS = ("matrix", "attention")
-LN_EPSILON = 1e-5
 
 
 def _check_rates(decay: float, fast_lr: float) -> None:
     validate.in_range(decay, "decay (λ)", 0, 1, low_open=True)
     validate.in_range(fast_lr, "fast_lr (η)", 0)
-
-
-def layer_norm(z: np.ndarray, gain: np.ndarray | None = None, bias: np.ndarray | None = None,
-               eps: float = LN_EPSILON) -> np.ndarray:
-    """Layer normalisation of each example over its features (the last axis), then ``gain``, ``bias``.
-
-    ``LN(z) = gain * (z − mean(z)) / sqrt(var(z) + eps) + bias`` with mean and variance taken over
-    the last axis only, so that examples in a batch never influence each other.
-    """
-    z = validate.array(z, "z", ndim=(1, 2, 3))
-    mean = z.mean(axis=-1, keepdims=True)
-    var = z.var(axis=-1, keepdims=True)
-    out = (z - mean) / np.sqrt(var + eps)
-    if gain is not None:
-        out = out * validate.array(gain, "gain", shape=(z.shape[-1],))
-    if bias is not None:
-        out = out + validate.array(bias, "bias", shape=(z.shape[-1],))
-    return out
 
 
 def relu(z: np.ndarray) -> np.ndarray:
@@ -76,6 +58,11 @@ def update_memory(A: np.ndarray, h: np.ndarray, decay: float = 0.95, fast_lr: fl
             f"{h.shape}; got {A.shape}."
         )
     _check_rates(decay, fast_lr)
+    return _update_memory(A, h, decay, fast_lr)
+
+
+def _update_memory(A: np.ndarray, h: np.ndarray, decay: float, fast_lr: float) -> np.ndarray:
+    """:func:`update_memory` on checked inputs (the forward pass calls it at every step)."""
     return decay * A + fast_lr * h[..., :, None] * h[..., None, :]
 
 
@@ -91,19 +78,30 @@ def attention_read(h_past: np.ndarray, query: np.ndarray, decay: float = 0.95,
     Returns:
         The read, shaped like ``query``.
     """
-    h_past = validate.array(h_past, "h_past", ndim=(2, 3))
-    query = validate.array(query, "query", shape=h_past.shape[:-2] + (h_past.shape[-1],))
-    _check_rates(decay, fast_lr)
-    weights = attention_weights(h_past, query, decay, fast_lr)
-    return np.einsum("...t,...th->...h", weights, h_past)
+    h_past, query = _check_read(h_past, query, decay, fast_lr)
+    return _attention_read(h_past, query, decay, fast_lr)
 
 
 def attention_weights(h_past: np.ndarray, query: np.ndarray, decay: float = 0.95,
                       fast_lr: float = 0.5) -> np.ndarray:
     """The weight ``η λ^{t−τ} h(τ)·h_s`` the read gives each earlier state τ = 1..t, shape (..., t)."""
+    h_past, query = _check_read(h_past, query, decay, fast_lr)
+    return _attention_weights(h_past, query, decay, fast_lr)
+
+
+def _check_read(h_past, query, decay, fast_lr) -> tuple[np.ndarray, np.ndarray]:
     h_past = validate.array(h_past, "h_past", ndim=(2, 3))
     query = validate.array(query, "query", shape=h_past.shape[:-2] + (h_past.shape[-1],))
     _check_rates(decay, fast_lr)
+    return h_past, query
+
+
+def _attention_read(h_past: np.ndarray, query: np.ndarray, decay: float, fast_lr: float) -> np.ndarray:
+    """:func:`attention_read` on checked inputs (the forward pass calls it at every step)."""
+    return np.einsum("...t,...th->...h", _attention_weights(h_past, query, decay, fast_lr), h_past)
+
+
+def _attention_weights(h_past: np.ndarray, query: np.ndarray, decay: float, fast_lr: float) -> np.ndarray:
     t = h_past.shape[-2]
     ages = np.arange(t - 1, -1, -1)  # t−τ for τ = 1..t: the newest state has age 0
     return fast_lr * decay ** ages * np.einsum("...th,...h->...t", h_past, query)
@@ -171,13 +169,13 @@ def fast_weight_rnn(
     batch, steps, features = x.shape
     W = validate.array(W, "W", ndim=2)
     units = W.shape[0]
-    W = validate.array(W, "W", shape=(units, units))
+    if W.shape != (units, units):
+        raise ValueError(f"W must have shape ({units}, {units}); got {W.shape}.")
     C = validate.array(C, "C", shape=(features, units))
     b = np.zeros(units) if b is None else validate.array(b, "b", shape=(units,))
     _check_rates(decay, fast_lr)
     inner_steps = validate.positive_int(inner_steps, "inner_steps (S)")
-    if form not in FORMS:
-        raise ValueError(f"form must be one of {', '.join(FORMS)}; got {form!r}.")
+    validate.choice(form, "form", FORMS)
     if return_memory and form != "matrix":
         raise ValueError("return_memory=True needs form='matrix' (the attention form builds no A).")
 
@@ -190,12 +188,12 @@ def fast_weight_rnn(
         if form == "matrix":
             read = lambda q, A=A: np.einsum("bij,bj->bi", A, q)
         else:
-            read = lambda q, past=h[:, :t]: attention_read(past, q, decay, fast_lr)
+            read = lambda q, past=h[:, :t]: _attention_read(past, q, decay, fast_lr)
         # the slow terms use h(t), the previous final state, not h_0(t+1)
         h_prev = settle(h_prev @ W + x_proj[:, t], read, inner_steps, gain, ln_bias)
         h[:, t] = h_prev
         if form == "matrix":
-            A = update_memory(A, h_prev, decay, fast_lr)
+            A = _update_memory(A, h_prev, decay, fast_lr)
             if return_memory:
                 memories[:, t] = A
     if single:
@@ -226,5 +224,5 @@ def read_weights(x_proj: np.ndarray, h: np.ndarray, W: np.ndarray, decay: float 
     previous = np.vstack([np.zeros((1, h.shape[1])), h[:-1]])
     preliminary = relu(previous @ W + x_proj)
     for t in range(1, steps):
-        out[t, :t] = attention_weights(h[:t], preliminary[t], decay, fast_lr)
+        out[t, :t] = _attention_weights(h[:t], preliminary[t], decay, fast_lr)
     return out

@@ -22,8 +22,7 @@ import keras
 from keras import ops
 
 from fwcourse.util import validate
-
-LN_EPSILON = 1e-5
+from fwcourse.util.numerics import LN_EPSILON
 
 
 def _check_hyper(units, inner_steps, decay, fast_lr) -> tuple[int, int, float, float]:
@@ -104,16 +103,18 @@ class FastWeightRNNCell(keras.layers.Layer):
             shape=(self.units,), name="bias", initializer=self.bias_initializer,
             regularizer=self.bias_regularizer,
         ) if self.use_bias else None
-        self.gamma = self.add_weight(shape=(self.units,), name="ln_gamma", initializer="ones")
-        self.beta = self.add_weight(shape=(self.units,), name="ln_beta", initializer="zeros")
+        # named as in the NumPy reference (fwcourse.util.numerics.layer_norm: gain and bias)
+        self.ln_gain = self.add_weight(shape=(self.units,), name="ln_gain", initializer="ones")
+        self.ln_bias = self.add_weight(shape=(self.units,), name="ln_bias", initializer="zeros")
 
     def _layer_norm(self, z):
+        """:func:`fwcourse.util.numerics.layer_norm` in ``keras.ops``, with the learned gain and bias."""
         # over the feature axis of each example: examples in a batch never mix
         # sums, not ops.mean/ops.var: on JAX (Keras 3.15) those compute float64 input in float32
         n = float(self.units)
         centred = z - ops.sum(z, axis=-1, keepdims=True) / n
         var = ops.sum(ops.square(centred), axis=-1, keepdims=True) / n
-        return centred * ops.rsqrt(var + self.layer_norm_epsilon) * self.gamma + self.beta
+        return centred * ops.rsqrt(var + self.layer_norm_epsilon) * self.ln_gain + self.ln_bias
 
     def call(self, inputs, states, training=False):
         h_prev = states[0]

@@ -48,9 +48,7 @@ def apply_feature_map(phi: FeatureMap | str | None, x: np.ndarray, name: str) ->
     if phi is None:
         phi = identity
     elif isinstance(phi, str):
-        if phi not in FEATURE_MAPS:
-            raise ValueError(f"phi must be a callable or one of {', '.join(FEATURE_MAPS)}; got {phi!r}.")
-        phi = FEATURE_MAPS[phi]
+        phi = FEATURE_MAPS[validate.choice(phi, "phi", FEATURE_MAPS)]
     elif not callable(phi):
         raise TypeError(f"phi must be a callable, a name or None; got {type(phi).__name__}.")
     out = np.asarray(phi(x), dtype=float)
@@ -81,7 +79,11 @@ def check_qkv(q, k, v) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def causal_mask(T: int) -> np.ndarray:
-    """The (T, T) boolean causal mask: entry (i, j) is True when j <= i (query i may see key j)."""
+    """The (T, T) boolean causal mask: entry (i, j) is True when j <= i (query i may see key j).
+
+    The one causal mask of the course's NumPy code (notebook 02's exercise); ``keras.ops`` code
+    uses :func:`fwcourse.transformer.causal_mask`, which follows the same convention.
+    """
     T = validate.positive_int(T, "T")
     return np.tril(np.ones((T, T), dtype=bool))
 

@@ -38,15 +38,40 @@ def top_k(probs, k: int = 5) -> np.ndarray:
     return np.take_along_axis(part, order, axis=1)
 
 
-def perplexity(log_probs, targets) -> float:
-    """exp of the mean negative log-probability of the targets: ``exp(-(1/N) sum_i log p_i(y_i))``.
+def perplexity(losses, weights=None) -> float:
+    """``exp(sum_i w_i loss_i / sum_i w_i)``: the exponential of the mean per-token loss.
 
-    ``log_probs`` (N, V) are natural-log probabilities (log-softmax outputs), ``targets`` (N,) ids.
-    It equals ``exp(mean cross-entropy loss)``: a perplexity of P means the model is as unsure as
-    a uniform choice among P words.
+    The course's one perplexity. ``losses`` are per-token cross-entropies in nats,
+    ``-log p(target)``, of any shape; ``weights`` (same shape, >= 0, default all 1) leave out
+    padding with 0. A perplexity of P means the model is as unsure as a uniform choice among P
+    words; it is the exponential of the (weighted) mean loss Keras reports, not the mean of
+    exponentials. A loss of +inf (a target given probability 0) makes the perplexity inf.
     """
+    losses = validate.array(losses, "losses", dtype=float, finite=False)
+    if np.any(np.isnan(losses) | (losses == -np.inf)):
+        raise ValueError("losses must not contain NaN or -inf.")
+    weights = np.ones_like(losses) if weights is None else validate.array(
+        weights, "weights", shape=losses.shape, dtype=float)
+    if np.any(weights < 0):
+        raise ValueError("weights must be >= 0.")
+    total = float(np.sum(weights))
+    if total <= 0:
+        raise ValueError("weights must have a positive sum (at least one token to score).")
+    scored = weights > 0  # a padded inf loss counts for nothing
+    return float(np.exp(np.sum(weights[scored] * losses[scored]) / total))
+
+
+def target_losses(log_probs, targets) -> np.ndarray:
+    """Per-window cross-entropy ``-log p_i(y_i)`` in nats, (N,), of ``log_probs`` (N, V) (natural-log
+    probabilities, e.g. log-softmax outputs) at the target ids ``targets`` (N,) in [0, V)."""
     lp, y = _log_probs_and_targets(log_probs, targets)
-    return float(np.exp(-np.mean(lp[np.arange(len(y)), y])))
+    return -lp[np.arange(len(y)), y]
+
+
+def target_perplexity(log_probs, targets) -> float:
+    """:func:`perplexity` of the targets under ``log_probs``: ``exp(-(1/N) sum_i log p_i(y_i))``
+    (notebook 04's exercise, on a next-word model's (N, V) log-probabilities)."""
+    return perplexity(target_losses(log_probs, targets))
 
 
 def scores(log_probs, targets, ks: tuple[int, ...] = (1, 5)) -> dict[str, float]:
@@ -58,20 +83,16 @@ def scores(log_probs, targets, ks: tuple[int, ...] = (1, 5)) -> dict[str, float]
     lp, y = _log_probs_and_targets(log_probs, targets)
     target_lp = lp[np.arange(len(y)), y]
     rank = np.sum(lp > target_lp[:, None], axis=1)
-    out = {"loss": float(-target_lp.mean()), "perplexity": float(np.exp(-target_lp.mean()))}
+    out = {"loss": float(-target_lp.mean()), "perplexity": perplexity(-target_lp)}
     out.update({f"top{k}": float(np.mean(rank < k)) for k in ks})
     return out
 
 
 def _log_probs_and_targets(log_probs, targets) -> tuple[np.ndarray, np.ndarray]:
     lp = validate.array(log_probs, "log_probs", ndim=2, finite=False)
-    y = validate.array(targets, "targets", shape=(lp.shape[0],))
-    if not np.issubdtype(y.dtype, np.integer):
-        raise TypeError(f"targets must be integer ids; got dtype {y.dtype}.")
+    y = validate.token_ids(validate.array(targets, "targets", shape=(lp.shape[0],)), "targets", lp.shape[1])
     if y.size == 0:
         raise ValueError("targets must hold at least one target.")
-    if y.min() < 0 or y.max() >= lp.shape[1]:
-        raise ValueError(f"targets must lie in [0, {lp.shape[1] - 1}]; got min {y.min()}, max {y.max()}.")
     if np.any(np.isnan(lp)) or np.any(lp > 1e-6):
         raise ValueError("log_probs must be log-probabilities (<= 0, no NaN).")
     return lp, y.astype(np.int64)
@@ -133,7 +154,7 @@ class KneserNeyTrigram:
         """log P(y_i | last two words of X_i) for each window: shape (N,), without the (N, V) matrix."""
         X = self._windows(X, "X")
         y = validate.array(y, "y", shape=(len(X),))
-        self._check_ids(y, "y")
+        validate.token_ids(y, "y", self.vocab_size)
         out = np.empty(len(X))
         for lo in range(0, len(X), batch_size):
             P = self._proba(X[lo:lo + batch_size])
@@ -168,7 +189,7 @@ class KneserNeyTrigram:
         X = validate.array(X, name, ndim=2)
         if X.shape[1] < 2:
             raise ValueError(f"{name} must have at least 2 words per window; got shape {X.shape}.")
-        self._check_ids(X, name)
+        validate.token_ids(X, name, self.vocab_size)
         return X
 
     def _trigrams(self, X, y):
@@ -178,17 +199,9 @@ class KneserNeyTrigram:
         y = validate.array(y, "y", shape=(X.shape[0],))
         if len(y) == 0:
             raise ValueError("X and y must hold at least one window.")
-        self._check_ids(X, "X")
-        self._check_ids(y, "y")
+        validate.token_ids(X, "X", self.vocab_size)
+        validate.token_ids(y, "y", self.vocab_size)
         return X[:, -2].astype(np.int64), X[:, -1].astype(np.int64), y.astype(np.int64)
-
-    def _check_ids(self, a: np.ndarray, name: str) -> None:
-        if not np.issubdtype(a.dtype, np.integer):
-            raise TypeError(f"{name} must hold integer ids; got dtype {a.dtype}.")
-        if a.size and (a.min() < 0 or a.max() >= self.vocab_size):
-            raise ValueError(
-                f"{name} must hold ids in [0, {self.vocab_size - 1}]; got min {a.min()}, max {a.max()}."
-            )
 
 
 def _ragged(ptr: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -23,16 +23,28 @@ import keras
 import numpy as np
 from keras import ops
 
+from fwcourse.ngram import perplexity  # noqa: F401  (the course's one perplexity, used with token_losses)
 from fwcourse.util import validate
+from fwcourse.util.envinfo import visible_gpus
 
 _PACKAGE = "fwcourse"
 
 
 # -- the two functions the layers are made of (and notebook 05's exercises) -----------------------
-def causal_mask(seq_len: int):
-    """Boolean [T, T] mask, ``mask[t, s] = s <= t``: position t may attend to itself and the past."""
-    seq_len = validate.positive_int(seq_len, "seq_len")
-    return ops.tril(ops.ones((seq_len, seq_len), dtype="bool"))
+def causal_mask(seq_len, exclusive: bool = False):
+    """Boolean [T, T] mask, ``mask[t, s] = s <= t``: position t may attend to itself and the past.
+
+    The course's one causal mask for ``keras.ops`` code (the softmax attention here, the linear
+    attention of :mod:`fwcourse.chunked_attention`, the FWL's plots); NumPy code uses
+    :func:`fwcourse.linear_attention.causal_mask`, the same convention. With ``exclusive``,
+    ``mask[t, s] = s < t`` (only the past: the Fast Weight Layer's "tokens before t").
+    ``seq_len`` is a positive int, or a scalar tensor (a length only known inside a traced
+    function).
+    """
+    if not ops.is_tensor(seq_len):
+        seq_len = validate.positive_int(seq_len, "seq_len")
+    pos = ops.arange(seq_len)
+    return pos[:, None] > pos[None, :] if exclusive else pos[:, None] >= pos[None, :]
 
 
 def causal_attention(q, k, v, return_weights: bool = False):
@@ -48,22 +60,14 @@ def causal_attention(q, k, v, return_weights: bool = False):
             "q and k must have the same shape [..., T, d] and v must be [..., T, d_v]; got "
             f"q {tuple(q.shape)}, k {tuple(k.shape)}, v {tuple(v.shape)}."
         )
-    seq_len, depth = q.shape[-2], q.shape[-1]
     scores = ops.matmul(q, ops.swapaxes(k, -1, -2))
-    scores = ops.cast(scores, "float32") / math.sqrt(depth)
-    mask = causal_mask(seq_len) if seq_len is not None else _dynamic_causal_mask(scores)
-    scores = ops.where(mask, scores, ops.cast(-1e30, "float32"))
+    scores = ops.cast(scores, "float32") / math.sqrt(q.shape[-1])
+    scores = ops.where(causal_mask(ops.shape(scores)[-1]), scores, ops.cast(-1e30, "float32"))
     with warnings.catch_warnings():  # Keras warns about a softmax over 1 position (T = 1): fine here
         warnings.filterwarnings("ignore", message="You are using a softmax over axis")
         weights = ops.softmax(scores, axis=-1)
     out = ops.matmul(ops.cast(weights, v.dtype), v)
     return (out, weights) if return_weights else out
-
-
-def _dynamic_causal_mask(scores):
-    seq_len = ops.shape(scores)[-1]
-    pos = ops.arange(seq_len)
-    return pos[None, :] <= pos[:, None]
 
 
 # -- layers --------------------------------------------------------------------------------------
@@ -144,7 +148,7 @@ class TransformerBlock(keras.layers.Layer):
         self.d_model = validate.positive_int(d_model, "d_model")
         self.n_heads = validate.positive_int(n_heads, "n_heads")
         self.mlp_ratio = validate.positive_int(mlp_ratio, "mlp_ratio")
-        self.dropout = dropout
+        self.dropout = validate.in_range(dropout, "dropout", 0, 1, high_open=True)
         policy = self.dtype_policy
         self.ln1 = keras.layers.LayerNormalization(epsilon=1e-5, dtype=policy, name="ln1")
         self.attn = CausalSelfAttention(d_model, n_heads, dropout, dtype=policy, name="attn")
@@ -267,19 +271,6 @@ def use_accelerator() -> dict:
     return {"gpus": len(gpus), "policy": policy, "xla": bool(gpus)}
 
 
-def visible_gpus() -> list:
-    """The GPUs the Keras backend (TensorFlow or JAX) can use; empty on CPU."""
-    if keras.backend.backend() == "tensorflow":
-        import tensorflow as tf
-
-        return tf.config.list_physical_devices("GPU")
-    if keras.backend.backend() == "jax":
-        import jax
-
-        return [d for d in jax.devices() if d.platform == "gpu"]
-    return []
-
-
 def _compute_capability(gpu) -> float:
     try:
         if keras.backend.backend() == "tensorflow":
@@ -340,16 +331,3 @@ def token_losses(model: keras.Model, tokens, next_tokens, batch_size: int = 16) 
             next_tokens[start:start + batch_size], logits, from_logits=True)
         out.append(ops.convert_to_numpy(ce))
     return np.concatenate(out) if out else np.zeros(tokens.shape, dtype="float32")
-
-
-def perplexity(losses, weights=None) -> float:
-    """``exp(Σ w·loss / Σ w)``: the exponential of the mean per-token loss (natural log)."""
-    losses = validate.array(losses, "losses")
-    weights = np.ones_like(losses) if weights is None else validate.array(
-        weights, "weights", shape=losses.shape)
-    if np.any(weights < 0):
-        raise ValueError("weights must be >= 0.")
-    total = float(np.sum(weights))
-    if total <= 0:
-        raise ValueError("weights must have a positive sum (at least one token to score).")
-    return float(np.exp(np.sum(weights * losses) / total))

@@ -63,6 +63,8 @@ def test_build_detects_and_fixes_a_stale_notebook(tmp_path, capsys):
     assert bn.main(["--root", str(tmp_path), "--check"]) == 1
     assert bn.main(["--root", str(tmp_path)]) == 0
     assert bn.main(["--root", str(tmp_path), "--check"]) == 0
+    generated = (tmp_path / bn.SOLUTIONS_MODULE).read_text()
+    assert "'00': {" in generated and "'def outer_product(v, k):\\n'" in generated
     learner = nbformat.read(tmp_path / "notebooks" / "00_start_here.ipynb", as_version=4)
     assert learner.metadata["fwcourse"] == {"notebook": "00", "version": "learner"}
     src = tmp_path / "notebooks" / "src" / "00_start_here.py"
@@ -74,3 +76,31 @@ def test_build_detects_and_fixes_a_stale_notebook(tmp_path, capsys):
 def test_bad_root_is_a_clear_error(tmp_path, capsys):
     assert bn.main(["--root", str(tmp_path)]) == 2
     assert "must be a course checkout" in capsys.readouterr().err
+
+
+def test_extract_solutions_gives_the_whole_function_without_markers():
+    source = ("import numpy as np\n%matplotlib inline\n\n@decorate\ndef f(x):\n    y = 1\n"
+              "    ### BEGIN SOLUTION\n    return x + y\n    ### END SOLUTION\n\nf = check(f)")
+    assert bn.extract_solutions(source) == {"f": "@decorate\ndef f(x):\n    y = 1\n    return x + y"}
+    assert bn.extract_solutions("x = 1") == {}
+
+
+def test_a_solution_block_outside_a_function_is_an_error():
+    with pytest.raises(ValueError, match="inside a top-level function"):
+        bn.extract_solutions("### BEGIN SOLUTION\nx = 1\n### END SOLUTION")
+
+
+def test_the_solutions_module_holds_every_source_solution_block():
+    from fwcourse.course.exercises._solutions import SOLUTIONS
+
+    for src, _, _ in bn.targets(ROOT):
+        found = bn.notebook_solutions(src)
+        assert SOLUTIONS[src.stem[:2]] == found, src.name
+        assert len(found) == src.read_text().count(bn.BEGIN), src.name
+
+
+def test_rendered_solutions_module_round_trips():
+    solutions = {"07": {"g": "def g(s):\n    return 'it''s' + \"\\\\n\"", "h": "def h():\n\n    pass"}}
+    namespace = {}
+    exec(bn.render_solutions(solutions), namespace)
+    assert namespace["SOLUTIONS"] == solutions

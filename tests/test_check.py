@@ -23,8 +23,7 @@ def _inputs(rng, trial):
     return dict(x=rng.standard_normal((s.t, s.n)), w=rng.standard_normal((s.n, s.m)))
 
 
-EX = Exercise("running", _reference, _inputs, hint=["first", "second"], solution="def running(x, w): ...",
-              timeout=1.0)
+EX = Exercise("running", _reference, _inputs, hint=["first", "second"], timeout=1.0)
 
 
 def _status(func):
@@ -134,7 +133,7 @@ def test_learner_mutating_inputs_does_not_change_the_reference():
 
 
 def test_tuple_outputs_are_compared_elementwise():
-    ex = Exercise("pair", lambda x, w: (x @ w, x.sum()), _inputs, hint="h", solution="s")
+    ex = Exercise("pair", lambda x, w: (x @ w, x.sum()), _inputs, hint="h")
     assert ex.run(lambda x, w: (x @ w, x.sum())).passed
     wrong = ex.run(lambda x, w: (x @ w, x.sum() + 1))
     assert wrong.status == check.WRONG_VALUES and wrong.message.splitlines()[-1].startswith("Output 1")
@@ -154,18 +153,28 @@ def test_check_returns_the_learners_function_or_the_reference(capsys, tmp_path, 
     assert [line.count('"status"') for line in log.read_text().splitlines()] == [1, 1]
 
 
-def test_hints_step_through_and_solution_prints(capsys):
-    ex = Exercise("h", _reference, _inputs, hint=["first", "second"], solution="the answer")
+def test_hints_step_through(capsys):
+    ex = Exercise("h", _reference, _inputs, hint=["first", "second"])
     ex.hint(); ex.hint(); ex.hint()
-    ex.solution()
     out = capsys.readouterr().out
     assert out.index("first") < out.index("second") and out.count("second") == 2
-    assert "the answer" in out
+
+
+def test_the_notebook_comes_from_the_defining_module_and_the_solution_from_the_notebook_source(capsys):
+    assert EX.module == __name__ and EX.notebook is None
+    EX.solution()
+    assert "No worked solution is recorded for running" in capsys.readouterr().out
+    assert [check.notebook_of(m) for m in ("fwcourse.course.exercises.nb03", "nb12", "x.nb1", None)] == \
+        ["03", "12", None, None]
+    ex = Exercise("outer_product", np.outer, _inputs, hint="h", module="fwcourse.course.exercises.nb00")
+    assert ex.notebook == "00" and ex.solution_code.startswith("def outer_product(v, k):\n")
+    ex.solution()
+    assert capsys.readouterr().out == f"Solution to outer_product:\n\n{ex.solution_code}\n"
 
 
 def test_not_a_function_and_bad_construction():
     assert EX.run(42).status == check.ERROR
     with pytest.raises(ValueError, match="n_trials"):
-        Exercise("x", _reference, _inputs, hint="h", solution="s", n_trials=0)
+        Exercise("x", _reference, _inputs, hint="h", n_trials=0)
     with pytest.raises(TypeError, match="reference"):
-        Exercise("x", None, _inputs, hint="h", solution="s")
+        Exercise("x", None, _inputs, hint="h")

@@ -1,6 +1,7 @@
 """Corpus loading, the document split, tokenization and windows, against explicit definitions."""
 from __future__ import annotations
 
+import collections
 import hashlib
 
 import numpy as np
@@ -9,11 +10,14 @@ import pytest
 from fwcourse.data import corpus
 
 
-def test_default_corpus_is_offline_real_english():
-    docs = corpus.load_documents()
-    assert len(docs) > 50
-    assert all(isinstance(n, str) and text.strip() for n, text in docs)
-    assert sum(len(t.split()) for _, t in docs) > 30_000
+def test_stdlib_corpus_is_offline_real_english():
+    docs = corpus.load_documents("stdlib")
+    assert len(docs) > 200 and len({n for n, _ in docs}) == len(docs)
+    assert all(n.startswith("stdlib:") and n.endswith(".py") for n, _ in docs)
+    words = [w.lower() for _, t in docs for w in t.split()]
+    assert len(words) > 200_000
+    top = {w for w, _ in collections.Counter(words).most_common(20)}
+    assert {"the", "of", "a", "to", "is", "and"} <= top  # prose, not code: English leads
 
 
 def test_folder_and_file_sources(tmp_path):
@@ -31,7 +35,7 @@ def test_folder_and_file_sources(tmp_path):
     docs = corpus.load_documents(f, min_words=5)
     assert [len(t.split()) for _, t in docs] == [6, 6, 6, 3]
     assert " ".join(t for _, t in docs).split() == " ".join(paras).split()
-    with pytest.raises(TypeError, match="source must be"):
+    with pytest.raises(TypeError, match="source must be one of 'docstrings', 'stdlib' or a path"):
         corpus.load_documents(42)
     with pytest.raises(ValueError, match="does not exist"):
         corpus.load_documents(tmp_path / "missing")
@@ -130,3 +134,40 @@ def test_download_checks_sha256_with_a_file_url(tmp_path):
     with pytest.raises(ValueError, match="url must be"):
         corpus.download_corpus("shakes.txt", digest, dest=dest)
     assert len(corpus.TINY_SHAKESPEARE_SHA256) == 64 and corpus.TINY_SHAKESPEARE_URL.startswith("https://")
+
+
+def test_bad_corpus_files_get_one_clear_error(tmp_path):
+    cases = {
+        "empty.txt": (b"  \n\n", "is empty"),
+        "binary.txt": (b"abc\0def" * 10, "is binary"),
+        "latin1.txt": ("caf\u00e9 cr\u00e8me ".encode("latin-1") * 10, "is not UTF-8"),
+        "oneline.txt": (b"word " * 250_000, "has a line of 1,250,000 characters"),
+    }
+    for name, (data, message) in cases.items():
+        (tmp_path / name).write_bytes(data)
+        with pytest.raises(corpus.CorpusError, match=message) as info:
+            corpus.load_documents(tmp_path / name)
+        assert "\n" not in str(info.value) and name in str(info.value)
+    (tmp_path / "small.txt").write_text("just a few words")
+    with pytest.raises(corpus.CorpusError, match="at least 3 documents"):
+        corpus.load_split(tmp_path / "small.txt")
+
+
+def test_wikitext_download_unpacks_articles_from_a_file_url(tmp_path):
+    import zipfile
+
+    raw = {"wikitext-2-raw/wiki.train.raw": " = Alpha = \n\n Alpha is a letter .\n\n = = History = = \n\n Old .\n"
+                                             " = Beta = \n\n Beta follows alpha .\n",
+           "wikitext-2-raw/wiki.test.raw": " = Gamma = \n\n Gamma is third .\n"}
+    archive = tmp_path / "wikitext-2-raw-v1.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        for name, text in raw.items():
+            zf.writestr(name, text)
+    digest = hashlib.sha256(archive.read_bytes()).hexdigest()
+    folder = corpus.download_wikitext2(archive.as_uri(), digest, dest=tmp_path / "cache" / "wikitext-2")
+    docs = corpus.load_documents(folder)
+    assert [t.split("\n")[0].strip() for _, t in docs] == ["= Gamma =", "= Alpha =", "= Beta ="]
+    assert "= = History = =" in docs[1][1]  # a section stays in its article
+    with pytest.raises(ValueError, match="checksum mismatch"):
+        corpus.download_wikitext2(archive.as_uri(), "0" * 64, dest=tmp_path / "other")
+    assert len(corpus.WIKITEXT2_SHA256) == 64 and corpus.WIKITEXT2_URL.startswith("https://")

@@ -4,15 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fwcourse.course.check import PASSED, WRONG_DTYPE, WRONG_SHAPE, WRONG_VALUES
+from fwcourse.course.check import WRONG_DTYPE, WRONG_SHAPE, WRONG_VALUES
 from fwcourse.course.exercises import nb04
-
-
-def test_solution_text_passes():
-    for exercise in nb04.EXERCISES:
-        scope = {"np": np}
-        exec(exercise._solution, scope)
-        assert exercise.run(scope[exercise.name], seed=2).status == PASSED, exercise.name
 
 
 def _loop_windows(tokens, n, shift=0):

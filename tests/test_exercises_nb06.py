@@ -45,7 +45,7 @@ def test_chunked_attention_matches_the_loop(chunks):
 
 def _solution(ex):
     namespace = {"np": np}
-    exec(ex._solution, namespace)
+    exec(ex.solution_code, namespace)  # the worked solution of the notebook source
     return namespace[ex.name]
 
 

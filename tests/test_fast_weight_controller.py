@@ -139,7 +139,7 @@ def test_hand_made_controller_solves_the_flip_flop():
 
 def test_online_training_solves_the_flip_flop():
     # A small on-line run with the paper's criterion (100 steps in a row with error <= 0.05).
-    result = fc.train_online(fc.flip_flop(4000, rng=100), "from_to", lr=0.1, window=5, seed=0, progress=False)
+    result = fc.train_online(fc.flip_flop(4000, rng=100), "from_to", lr=0.1, window=5, rng=0, progress=False)
     assert result.steps_to_solve is not None
     assert len(result.errors) <= result.steps_to_solve + 5
     assert result.errors[result.steps_to_solve - 100:result.steps_to_solve].max() <= 0.05

@@ -315,7 +315,7 @@ def test_bad_input():
         ((x[..., :3], labels, weights), ValueError, "x must have 4 features"),
         ((x[0], labels, weights), ValueError, "x must have shape"),
         ((x, np.eye(V + 1)[labels], weights), ValueError, "vocab_size=7"),
-        ((x, labels + V, weights), ValueError, r"labels must be token ids in \[0, 7\)"),
+        ((x, labels + V, weights), ValueError, r"labels must hold ids in \[0, 7\)"),
         ((x, labels.astype(float), weights), TypeError, "labels .* integer"),
         ((x, 0.5 * np.eye(V)[labels], weights), ValueError, "labels must be one-hot"),
         ((x, labels, weights * 2), ValueError, r"weights must lie in \[0, 1\]"),

@@ -17,8 +17,8 @@ def _randomise(layer, rng):
     values = {}
     for w in layer.weights:
         name = w.path.split("/")[-1]
-        v = rng.standard_normal(tuple(w.shape)) * (0.5 if name != "ln_gamma" else 0.3)
-        if name == "ln_gamma":
+        v = rng.standard_normal(tuple(w.shape)) * (0.5 if name != "ln_gain" else 0.3)
+        if name == "ln_gain":
             v += 1
         w.assign(v)
         values[name] = v
@@ -28,7 +28,7 @@ def _randomise(layer, rng):
 def _reference(x, v, layer, **kw):
     return fwrnn.fast_weight_rnn(
         x, v["recurrent_kernel"], v["kernel"], v["bias"], decay=layer.decay, fast_lr=layer.fast_lr,
-        inner_steps=layer.inner_steps, gain=v["ln_gamma"], ln_bias=v["ln_beta"], **kw)
+        inner_steps=layer.inner_steps, gain=v["ln_gain"], ln_bias=v["ln_bias"], **kw)
 
 
 @pytest.mark.parametrize("B,T,D,H,S,decay,fast_lr", [
@@ -161,10 +161,10 @@ def test_runs_under_jax(run_under_jax, tmp_path):
         rng = np.random.default_rng(5)
         v = {{}}
         for w in layer.weights:
-            val = rng.standard_normal(tuple(w.shape)) * 0.5 + (1 if "gamma" in w.path else 0)
+            val = rng.standard_normal(tuple(w.shape)) * 0.5 + (1 if "ln_gain" in w.path else 0)
             w.assign(val); v[w.path.split("/")[-1]] = val
         ref = fwrnn.fast_weight_rnn(x, v["recurrent_kernel"], v["kernel"], v["bias"], inner_steps=2,
-                                    gain=v["ln_gamma"], ln_bias=v["ln_beta"])
+                                    gain=v["ln_gain"], ln_bias=v["ln_bias"])
         err = float(np.abs(np.asarray(layer(x)) - ref).max())
         values = [w.value for w in layer.trainable_variables]
         loss = lambda vals: (layer.stateless_call(vals, [], x)[0] ** 2).sum()

@@ -65,8 +65,3 @@ def test_grade_usage_errors_are_clear(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "fwcourse", "grade", str(tmp_path / "missing.ipynb")],
                           capture_output=True, text=True)
     assert proc.returncode == 0 and "file not found" in proc.stdout
-
-
-def test_unknown_command_lists_the_commands():
-    proc = subprocess.run([sys.executable, "-m", "fwcourse", "frobnicate"], capture_output=True, text=True)
-    assert proc.returncode == 2 and "unknown command" in proc.stderr and "grade" in proc.stderr

@@ -1,7 +1,6 @@
 """Next-word models, training with best-on-validation checkpoints, run directories, the CLI."""
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -20,19 +19,12 @@ V, N = 23, 3
 TINY = dict(embed_dim=8, units=6, hidden=10, filters=5, kernel_size=2, heads=2, jit_compile=False)
 
 
-def _kinds():
-    kinds = ["lstm", "conv1d", "attention"]
-    if importlib.util.find_spec("fwcourse.fwrnn_layer") is not None:
-        kinds.append("fastweights")
-    return kinds
-
-
 def _data(n, seed):
     rng = np.random.default_rng(seed)
     return rng.integers(0, V, (n, N)).astype(np.int32), rng.integers(0, V, n).astype(np.int32)
 
 
-@pytest.mark.parametrize("kind", _kinds())
+@pytest.mark.parametrize("kind", nextword.MODELS)
 def test_models_map_windows_to_logits_and_evaluate_by_definition(kind):
     model = nextword.build_model(kind, V, N, **TINY)
     X, y = _data(7, 1)

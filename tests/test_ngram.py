@@ -87,7 +87,28 @@ def test_scores_definition():
     for k in (1, 5):
         hits = [y[i] in sorted(range(13), key=lambda j: -lp[i, j])[:k] for i in range(23)]
         assert s[f"top{k}"] == pytest.approx(np.mean(hits))
-    assert ngram.perplexity(lp, y) == pytest.approx(s["perplexity"])
+    assert ngram.target_perplexity(lp, y) == pytest.approx(s["perplexity"])
+    np.testing.assert_allclose(ngram.target_losses(lp, y), nll, rtol=1e-12)
+
+
+def test_perplexity_definition():
+    """The course's one perplexity: exp of the weighted mean loss, written as a loop."""
+    rng = np.random.default_rng(7)
+    losses, weights = rng.random((3, 5)) * 3, (rng.random((3, 5)) > 0.3).astype(float)
+    weights[0, 0] = 1.0
+    total = sum(l * w for l, w in zip(losses.ravel(), weights.ravel()))
+    assert ngram.perplexity(losses, weights) == pytest.approx(math.exp(total / weights.sum()), rel=1e-12)
+    assert ngram.perplexity(losses) == pytest.approx(math.exp(losses.mean()), rel=1e-12)
+    assert ngram.perplexity(np.zeros(4)) == 1.0
+    # a uniform choice among V words has perplexity V
+    assert ngram.target_perplexity(np.log(np.full((4, 7), 1 / 7)), np.arange(4)) == pytest.approx(7)
+    # a target given probability 0 makes it infinite, unless it is padding
+    assert ngram.perplexity(np.array([1.0, np.inf])) == np.inf
+    assert ngram.perplexity(np.array([1.0, np.inf]), np.array([1.0, 0.0])) == pytest.approx(math.e)
+    for bad, match in (((np.ones(3), np.zeros(3)), "positive sum"), ((np.ones(2), -np.ones(2)), ">= 0"),
+                       ((np.array([np.nan, 1.0]),), "NaN"), ((np.ones(2), np.ones(3)), "weights must have shape")):
+        with pytest.raises(ValueError, match=match):
+            ngram.perplexity(*bad)
 
 
 def test_top_k_is_sorted_descending():
@@ -102,7 +123,7 @@ def test_bad_inputs_name_the_argument():
     model = ngram.KneserNeyTrigram(5)
     with pytest.raises(RuntimeError, match="fit"):
         model.log_proba(np.zeros((2, 3), int))
-    with pytest.raises(ValueError, match="X must hold ids"):
+    with pytest.raises(ValueError, match=r"X must hold ids in \[0, 5\)"):
         model.fit(np.full((2, 3), 7), np.zeros(2, int))
     with pytest.raises(ValueError, match="y must have shape"):
         model.fit(np.zeros((2, 3), int), np.zeros(3, int))
@@ -112,7 +133,7 @@ def test_bad_inputs_name_the_argument():
         ngram.KneserNeyTrigram(5, discount=0)
     with pytest.raises(ValueError, match="k must be at most"):
         ngram.top_k(np.ones((2, 3)), 4)
-    with pytest.raises(ValueError, match="targets must lie"):
+    with pytest.raises(ValueError, match=r"targets must hold ids in \[0, 3\)"):
         ngram.scores(np.log(np.full((2, 3), 1 / 3)), np.array([0, 3]))
     with pytest.raises(ValueError, match="log-probabilities"):
         ngram.scores(np.ones((2, 3)), np.array([0, 1]))

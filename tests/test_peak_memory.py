@@ -2,11 +2,11 @@
 import numpy as np
 import pytest
 
-from fwcourse import transformer
+from fwcourse.util.envinfo import visible_gpus
 from fwcourse.util.peak_memory import PeakMemory, measurable, with_peak_memory
 
 # On a GPU the figure is device memory, which NumPy arrays do not use.
-pytestmark = pytest.mark.skipif(transformer.visible_gpus() or not measurable(),
+pytestmark = pytest.mark.skipif(visible_gpus() or not measurable(),
                                 reason="needs a CPU-only machine with a resettable /proc/self peak")
 
 MIB = 2**20

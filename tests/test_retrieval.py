@@ -24,14 +24,14 @@ def test_answer_of_the_papers_example():
 
 
 def test_splits_are_disjoint_seeded_and_sized():
-    s = retrieval.make_splits(1500, 300, 400, num_pairs=2, seed=3)
+    s = retrieval.make_splits(1500, 300, 400, num_pairs=2, rng=3)
     assert (len(s.train), len(s.valid), len(s.test)) == (1500, 300, 400)
     rows = [set(map(bytes, part.x)) for part in (s.train, s.valid, s.test)]
     assert sum(len(r) for r in rows) == 2200  # no repeats within a split either
     assert not (rows[0] & rows[1] or rows[0] & rows[2] or rows[1] & rows[2])
-    again = retrieval.make_splits(1500, 300, 400, num_pairs=2, seed=3)
+    again = retrieval.make_splits(1500, 300, 400, num_pairs=2, rng=3)
     np.testing.assert_array_equal(again.test.x, s.test.x)
-    other = retrieval.make_splits(1500, 300, 400, num_pairs=2, seed=4)
+    other = retrieval.make_splits(1500, 300, 400, num_pairs=2, rng=4)
     assert not np.array_equal(other.train.x, s.train.x)
 
 
@@ -44,7 +44,7 @@ def test_default_sizes_match_the_paper():
 def test_splits_near_the_number_of_distinct_sequences():
     # K = 1: 26 keys × 10 values × 1 query = 260 sequences; asking for all of them must work
     assert retrieval.distinct_sequences(1) == 260
-    s = retrieval.make_splits(200, 30, 30, num_pairs=1, seed=0)
+    s = retrieval.make_splits(200, 30, 30, num_pairs=1, rng=0)
     assert len({bytes(r) for part in (s.train, s.valid, s.test) for r in part.x}) == 260
 
 
@@ -64,8 +64,8 @@ def test_encode_decode_round_trip():
     (lambda: retrieval.make_splits(0, 10, 10), ValueError, "n_train"),
     (lambda: retrieval.encode("c9k8!?c"), ValueError, "may only use"),
     (lambda: retrieval.encode(["ab", "abc"]), ValueError, "same length"),
-    (lambda: retrieval.decode(np.array([1, 99])), ValueError, r"tokens must be in \[0, 37\]"),
-    (lambda: retrieval.decode(np.array([1.5])), TypeError, "integers"),
+    (lambda: retrieval.decode(np.array([1, 99])), ValueError, r"tokens must hold ids in \[0, 38\)"),
+    (lambda: retrieval.decode(np.array([1.5])), TypeError, "integer token ids"),
     (lambda: retrieval.answer("c9k8j3"), ValueError, "must look like"),
     (lambda: retrieval.answer("c9k8??z"), ValueError, "does not occur"),
 ])

@@ -1,7 +1,6 @@
 """``python -m fwcourse train-lm``: a tiny run mirrored over two logical CPU devices."""
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 import sys
@@ -38,16 +37,15 @@ def test_bad_arguments_name_the_option(flag, value, match, capsys):
 
 def test_mirrored_over_two_cpu_devices(tmp_path):
     """Distributed training runs, writes its outputs, and the saved model reproduces the metric."""
-    fwl = importlib.util.find_spec("fwcourse.fwl") is not None
     out = tmp_path / "run"
     cmd = [sys.executable, "-m", "fwcourse", "train-lm", *TINY, "--cpu-devices", "2", "--out", str(out)]
-    proc = subprocess.run(cmd + (["--fwl"] if fwl else []), capture_output=True, text=True,
+    proc = subprocess.run(cmd + ["--fwl"], capture_output=True, text=True,
                           timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "2 replica(s)" in proc.stdout
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["replicas"] == 2
-    assert metrics["model"] == ("fwl" if fwl else "base")
+    assert metrics["model"] == "fwl"
     assert len(metrics["loss"]) == 2 and np.all(np.isfinite(metrics["loss"]))
     assert metrics["valid_perplexity"] == pytest.approx(np.exp(metrics["valid_loss"]))
 

@@ -37,8 +37,29 @@ def test_causal_attention_matches_loop(shape, dv):
 
 
 def test_causal_mask_is_lower_triangle():
+    """The keras.ops mask, entry by entry: s <= t (s < t with exclusive), the NumPy mask's convention."""
+    from fwcourse import linear_attention as la
+
     for t in (1, 2, 7):
-        np.testing.assert_array_equal(np.asarray(tr.causal_mask(t)), np.tril(np.ones((t, t), bool)))
+        mask = np.asarray(tr.causal_mask(t))
+        assert mask.dtype == bool
+        np.testing.assert_array_equal(mask, [[s <= q for s in range(t)] for q in range(t)])
+        np.testing.assert_array_equal(mask, la.causal_mask(t))
+        np.testing.assert_array_equal(np.asarray(tr.causal_mask(t, exclusive=True)),
+                                      [[s < q for s in range(t)] for q in range(t)])
+    for bad in (0, 2.5, None):
+        with pytest.raises((ValueError, TypeError), match="seq_len"):
+            tr.causal_mask(bad)
+
+
+def test_causal_mask_of_a_length_known_only_when_traced():
+    import tensorflow as tf
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.float32)])
+    def mask_of(x):
+        return tr.causal_mask(tf.shape(x)[0], exclusive=True)
+
+    np.testing.assert_array_equal(np.asarray(mask_of(tf.zeros(4))), np.tril(np.ones((4, 4), bool), -1))
 
 
 def test_attention_layer_matches_explicit_heads():
@@ -132,12 +153,11 @@ def test_fwl_model_round_trips(tmp_path):
                                atol=1e-6)
 
 
-def test_perplexity_definition():
-    rng = np.random.default_rng(7)
-    losses, weights = rng.random((3, 5)) * 3, (rng.random((3, 5)) > 0.3).astype(float)
-    want = np.exp(sum(l * w for l, w in zip(losses.ravel(), weights.ravel())) / weights.sum())
-    assert tr.perplexity(losses, weights) == pytest.approx(want, rel=1e-12)
-    assert tr.perplexity(np.zeros(4)) == 1.0
+def test_perplexity_is_the_one_in_ngram():
+    """Its definition is tested in test_ngram; notebook 05 and lm_compare reach it from here."""
+    from fwcourse import ngram
+
+    assert tr.perplexity is ngram.perplexity
 
 
 def test_use_accelerator_on_cpu_keeps_float32():
@@ -174,6 +194,13 @@ def test_bad_construction(kwargs, match):
     args.update(kwargs)
     with pytest.raises((ValueError, TypeError), match=match):
         tr.build_lm(**args)
+
+
+@pytest.mark.parametrize("layer", [tr.CausalSelfAttention, tr.TransformerBlock])
+@pytest.mark.parametrize("dropout", [1.0, -0.1, "0.1x"])
+def test_layers_validate_dropout_alike(layer, dropout):
+    with pytest.raises((ValueError, TypeError), match="dropout"):
+        layer(6, 2, dropout=dropout)
 
 
 def test_bad_calls():

@@ -1,8 +1,10 @@
 """Exercise checks: run a learner's function and the reference on fresh random inputs, say what is wrong.
 
-Every exercise of the course is an :class:`Exercise`. In a notebook::
+Every exercise of the course is an :class:`Exercise`, defined in
+``fwcourse/course/exercises/nbNN.py`` for notebook NN. In a notebook::
 
-    outer_update = ex.outer_update.check(outer_update)
+    from fwcourse.course.exercises import nb00 as ex
+    outer_product = ex.outer_product.check(outer_product)
 
 prints one of these verdicts, in plain words:
 
@@ -22,10 +24,13 @@ how ``python -m fwcourse grade`` collects scores.
 from __future__ import annotations
 
 import copy
+import importlib
 import json
 import os
+import re
 import secrets
 import signal
+import sys
 import threading
 import traceback
 from dataclasses import dataclass
@@ -176,8 +181,33 @@ def _describe_inputs(kwargs: dict) -> str:
     return ", ".join(parts)
 
 
+_EXERCISE_MODULE = re.compile(r"(?:^|\.)nb(\d\d)$")
+
+
+def notebook_of(module: str | None) -> str | None:
+    """The notebook ("01") whose exercises module ``module`` is (``...exercises.nb01``), else None."""
+    match = _EXERCISE_MODULE.search(module or "")
+    return match.group(1) if match else None
+
+
+def worked_solution(notebook: str | None, name: str) -> str | None:
+    """The worked solution of exercise ``name`` of ``notebook``, as written in the notebook source.
+
+    ``python -m fwcourse build-notebooks`` extracts it from the source's ``### BEGIN SOLUTION``
+    block into the generated module :mod:`fwcourse.course.exercises._solutions`.
+    """
+    if notebook is None:
+        return None
+    solutions = importlib.import_module("fwcourse.course.exercises._solutions").SOLUTIONS
+    return solutions.get(notebook, {}).get(name)
+
+
 class Exercise:
-    """One exercise: a reference, a way to make random inputs, a hint and a solution.
+    """One exercise: a reference, a way to make random inputs and hints.
+
+    The worked solution is not written here: it is the function around the ``### BEGIN SOLUTION``
+    block of the notebook source, extracted by the build (see :func:`worked_solution`). The
+    notebook is the one of the module that creates the exercise (``fwcourse/course/exercises/nbNN.py``).
 
     Args:
         name: the function's name in the notebook.
@@ -185,13 +215,14 @@ class Exercise:
         make_inputs: ``make_inputs(rng, trial) -> dict`` of arguments for one trial, in the order
             of the function's parameters (they are passed positionally, so a learner may rename them).
         hint: one hint, or a list of increasingly specific hints.
-        solution: the solution code, shown by :meth:`solution`.
         rtol, atol: tolerance for float outputs (loosened automatically for float32 outputs).
         n_trials: how many random inputs to try.
         timeout: seconds one call of the learner's function may take.
         compare: optional ``compare(got, expected) -> str | None`` that replaces the array
             comparison; it returns a message when ``got`` is wrong.
-        notebook: the notebook the exercise belongs to (for grading reports).
+        module: the module that defines the exercise; by default the caller's (as
+            :func:`collections.namedtuple` finds its ``__module__``). Its name ``...nbNN`` gives
+            :attr:`notebook`.
     """
 
     def __init__(
@@ -200,13 +231,12 @@ class Exercise:
         reference: Callable,
         make_inputs: Callable[[np.random.Generator, int], dict],
         hint: str | list[str],
-        solution: str,
         rtol: float = 1e-6,
         atol: float = 1e-8,
         n_trials: int = 4,
         timeout: float = 10.0,
         compare: Callable[[Any, Any], str | None] | None = None,
-        notebook: str | None = None,
+        module: str | None = None,
     ) -> None:
         if not callable(reference):
             raise TypeError(f"reference must be callable; got {type(reference).__name__}.")
@@ -220,12 +250,12 @@ class Exercise:
         self.reference = reference
         self.make_inputs = make_inputs
         self.hints = [hint] if isinstance(hint, str) else list(hint)
-        self._solution = solution.strip("\n")
         self.rtol, self.atol = rtol, atol
         self.n_trials = n_trials
         self.timeout = timeout
         self.compare = compare
-        self.notebook = notebook
+        self.module = sys._getframe(1).f_globals.get("__name__") if module is None else module
+        self.notebook = notebook_of(self.module)
         self._hints_shown = 0
 
     def __repr__(self) -> str:
@@ -244,9 +274,18 @@ class Exercise:
         more = f" ({index + 1} of {len(self.hints)})" if len(self.hints) > 1 else ""
         print(f"Hint{more}: {self.hints[index]}")
 
+    @property
+    def solution_code(self) -> str | None:
+        """The worked solution from the notebook source (None for an exercise outside the course)."""
+        return worked_solution(self.notebook, self.name)
+
     def solution(self) -> None:
-        """Print a solution."""
-        print(f"Solution to {self.name}:\n\n{self._solution}")
+        """Print the worked solution, as the notebook source writes it."""
+        code = self.solution_code
+        if code is None:
+            print(f"No worked solution is recorded for {self.name}: it is not an exercise of a course notebook.")
+        else:
+            print(f"Solution to {self.name}:\n\n{code}")
 
     # -- checking -----------------------------------------------------------------------------
     def run(self, func: Callable | None, seed: int | None = None) -> CheckResult:

@@ -13,6 +13,8 @@ from __future__ import annotations
 import os
 from types import SimpleNamespace
 
+from fwcourse.util import validate
+
 SCALES = ("quick", "default", "full")
 ENV_VAR = "FWCOURSE_SCALE"
 DEFAULT_SCALE = "default"
@@ -56,26 +58,27 @@ SIZES: dict[str, dict[str, dict]] = {
                      repro_learning_rate=1e-3),
     },
     "04": {  # notebook 04 and `python -m fwcourse train-nextword`
-        "quick": dict(max_tokens=2000, max_train_windows=6000, epochs=2, batch_size=256,
+        "quick": dict(corpus="stdlib", max_tokens=2000, max_train_windows=6000, epochs=2, batch_size=256,
                       embed_dim=16, units=32, hidden=32, filters=32, kernel_size=3, heads=2,
                       learning_rate=3e-3, overfit_units=64, overfit_epochs=3, jit_compile=False),
-        "default": dict(max_tokens=5000, max_train_windows=0, epochs=6, batch_size=64,
+        "default": dict(corpus="docstrings", max_tokens=5000, max_train_windows=100_000, epochs=6,
+                        batch_size=64,
                         embed_dim=64, units=128, hidden=128, filters=128, kernel_size=3, heads=4,
                         learning_rate=1e-3, overfit_units=256, overfit_epochs=12,
                         jit_compile="auto"),
-        "full": dict(max_tokens=10000, max_train_windows=0, epochs=40, batch_size=32,
+        "full": dict(corpus="docstrings", max_tokens=10000, max_train_windows=0, epochs=40, batch_size=32,
                      embed_dim=100, units=1000, hidden=1000, filters=1000, kernel_size=3, heads=4,
                      learning_rate=1e-3, overfit_units=1000, overfit_epochs=70,
                      jit_compile="auto"),
     },
-    "05": {  # notebook 05: the causal transformer LM on the default corpus
-        "quick": dict(max_tokens=2000, seq_len=64, d_model=32, n_layers=1, n_heads=2,
+    "05": {  # notebook 05: the causal transformer LM on the docstring corpus
+        "quick": dict(corpus="stdlib", max_train_tokens=0, max_tokens=2000, seq_len=64, d_model=32, n_layers=1, n_heads=2,
                       batch_size=16, epochs=3, learning_rate=5e-3, max_train_windows=500,
                       dropout=0.0, widget_len=16),
-        "default": dict(max_tokens=5000, seq_len=128, d_model=128, n_layers=2, n_heads=4,
-                        batch_size=16, epochs=8, learning_rate=1e-3, max_train_windows=0,
+        "default": dict(corpus="docstrings", max_train_tokens=600_000, max_tokens=8000,
+                        seq_len=128, d_model=128, n_layers=2, n_heads=4, batch_size=16, epochs=6, learning_rate=1e-3, max_train_windows=0,
                         dropout=0.1, widget_len=24),
-        "full": dict(max_tokens=10000, seq_len=512, d_model=256, n_layers=4, n_heads=8,
+        "full": dict(corpus="docstrings", max_train_tokens=0, max_tokens=16000, seq_len=512, d_model=256, n_layers=4, n_heads=8,
                      batch_size=16, epochs=30, learning_rate=5e-4, max_train_windows=0,
                      dropout=0.1, widget_len=32),
     },
@@ -87,7 +90,7 @@ SIZES: dict[str, dict[str, dict]] = {
                       dynamic_lrs=(0.01,), tune_windows=2, eval_windows=6, demo_len=12,
                       scaling_lengths=(256, 1024)),
         # docstrings: 600k training words of the 1.7M (a laptop's budget), 240 test windows
-        "default": dict(corpora=("docstrings", "synthetic"), n_docs=160, words_per_doc=500,
+        "default": dict(corpora=("synthetic", "docstrings"), n_docs=160, words_per_doc=500,
                         max_tokens=8000, max_train_tokens=600_000, seq_len=256, d_model=64,
                         n_layers=2, n_heads=4, fwl_size=64, attn_chunks=4, batch_size=16, epochs=6,
                         learning_rate=2e-3,
@@ -95,7 +98,7 @@ SIZES: dict[str, dict[str, dict]] = {
                         tune_windows=8,
                         eval_windows=240,
                         demo_len=24, scaling_lengths=(256, 1024, 4096)),
-        "full": dict(corpora=("docstrings", "synthetic"), n_docs=2000, words_per_doc=2000,
+        "full": dict(corpora=("synthetic", "docstrings"), n_docs=2000, words_per_doc=2000,
                      max_tokens=16000, max_train_tokens=0, seq_len=1024, d_model=256, n_layers=4, n_heads=8,
                      fwl_size=256, attn_chunks=16, batch_size=16, epochs=20, learning_rate=1e-3,
                      dynamic_chunk=64, dynamic_lrs=(0.001, 0.003, 0.01, 0.03), tune_windows=32,
@@ -129,21 +132,15 @@ def scale() -> str:
 
 def set_scale(value: str) -> str:
     """Set the scale for this process (and the kernels or subprocesses it starts)."""
-    if not isinstance(value, str) or value.strip().lower() not in SCALES:
-        raise ValueError(f"scale must be one of {', '.join(SCALES)}; got {value!r}.")
+    validate.choice(value.strip().lower() if isinstance(value, str) else value, "scale", SCALES)
     os.environ[ENV_VAR] = value.strip().lower()
     return scale()
 
 
 def sizes(notebook: str, scale_name: str | None = None) -> SimpleNamespace:
     """The sizes notebook ``notebook`` (e.g. ``"03"``) uses at the chosen (or given) scale."""
-    if notebook not in SIZES:
-        raise ValueError(
-            f"notebook must be one of {', '.join(sorted(SIZES))}; got {notebook!r}."
-        )
-    chosen = scale() if scale_name is None else scale_name
-    if chosen not in SCALES:
-        raise ValueError(f"scale_name must be one of {', '.join(SCALES)}; got {chosen!r}.")
+    validate.choice(notebook, "notebook", sorted(SIZES))
+    chosen = scale() if scale_name is None else validate.choice(scale_name, "scale_name", SCALES)
     return SimpleNamespace(scale=chosen, **SIZES[notebook][chosen])
 
 

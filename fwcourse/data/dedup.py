@@ -119,7 +119,7 @@ def leak_free_split(docs: Sequence[Document], split_fn, max_heldout_shared: floa
         raise ValueError("docs leave no validation or test document once the documents that "
                          f"share more than {max_heldout_shared:.0%} of their {n}-grams with "
                          "training are moved to training; give more (or more varied) documents.")
-    report = {"documents": len(docs), "near_duplicates_removed": len(dropped),
+    report = {"documents_in": len(docs), "near_duplicates_removed": len(dropped),
               "moved_to_train": len(moved), "max_shared": max_shared,
               "max_heldout_shared": max_heldout_shared, "ngram": n,
               "valid_shared": heldout_shared(split.train_texts, split.valid_texts, n),

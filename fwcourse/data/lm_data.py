@@ -27,6 +27,7 @@ import numpy as np
 
 from fwcourse.data import corpus
 from fwcourse.util import validate
+from fwcourse import ngram
 from fwcourse.data import dedup
 
 CORPORA = (*corpus.BUILTIN, "synthetic")
@@ -147,6 +148,21 @@ def synthetic_documents(n_docs: int = 200, words_per_doc: int = 600, n_names: in
 
 
 # -- loading a corpus ----------------------------------------------------------------------------
+def load_split(name: str | os.PathLike = corpus.DEFAULT_CORPUS, n_docs: int = 200,
+               words_per_doc: int = 600, seed: int = 0,
+               fractions: Sequence[float] = (0.8, 0.1, 0.1)) -> corpus.Split:
+    """The leak-free document split (:func:`fwcourse.data.dedup.leak_free_split`) of a built-in
+    corpus or of a ``.txt`` file or folder, before tokenization."""
+    if isinstance(name, str) and name not in CORPORA and not os.path.exists(name):
+        raise corpus.CorpusError(f"corpus must be one of {', '.join(CORPORA)} or a .txt file or "
+                                 f"folder; {name!r} is neither.")
+    if name != "synthetic":
+        return corpus.load_split(name, fractions, seed)
+    docs = synthetic_documents(n_docs, words_per_doc, seed=seed)
+    split, split.report = dedup.leak_free_split(docs, lambda d: corpus.split_documents(d, fractions, seed))
+    return split
+
+
 def load_lm_corpus(name: str | os.PathLike = corpus.DEFAULT_CORPUS, max_tokens: int = 5000,
                    n_docs: int = 200, words_per_doc: int = 600, seed: int = 0,
                    fractions: Sequence[float] = (0.8, 0.1, 0.1),
@@ -160,17 +176,9 @@ def load_lm_corpus(name: str | os.PathLike = corpus.DEFAULT_CORPUS, max_tokens: 
     ``max_train_tokens`` keeps training documents (in the split's shuffled order) until about
     that many words: a laptop-sized share of a large corpus, with validation and test untouched.
     """
-    if isinstance(name, str) and name not in CORPORA and not os.path.exists(name):
-        raise corpus.CorpusError(f"corpus must be one of {', '.join(CORPORA)} or a .txt file or "
-                                 f"folder; {name!r} is neither.")
-    if name == "synthetic":
-        docs = synthetic_documents(n_docs, words_per_doc, seed=seed)
-        split, report = dedup.leak_free_split(docs, lambda d: corpus.split_documents(d, fractions, seed))
-        split.report = report
-        tok = corpus.Tokenizer.from_vocabulary(synthetic_vocabulary(default_n_names(n_docs), seed))
-    else:
-        split = corpus.load_split(name, fractions, seed)
-        tok = None
+    split = load_split(name, n_docs, words_per_doc, seed, fractions)
+    tok = (corpus.Tokenizer.from_vocabulary(synthetic_vocabulary(default_n_names(n_docs), seed))
+           if name == "synthetic" else None)
     if max_train_tokens is not None:
         max_train_tokens = validate.positive_int(max_train_tokens, "max_train_tokens")
         words = np.cumsum([len(text.split()) for _, text in split.train])
@@ -180,6 +188,17 @@ def load_lm_corpus(name: str | os.PathLike = corpus.DEFAULT_CORPUS, max_tokens: 
     return corpus.TokenCorpus(tok, tok.encode_all(split.train_texts),
                               tok.encode_all(split.valid_texts), tok.encode_all(split.test_texts),
                               split)
+
+
+def require_tokens(data: corpus.TokenCorpus, seq_len: int, name) -> None:
+    """Refuse a corpus too small to train on windows of ``seq_len`` tokens and to evaluate, with a
+    :class:`fwcourse.data.corpus.CorpusError` that says how much it holds and needs."""
+    sizes = data.n_tokens()
+    if sizes["train"] < seq_len + 1 or min(sizes["valid"], sizes["test"]) < 2:
+        raise corpus.CorpusError(
+            f"corpus {str(name)!r} is too small for windows of {seq_len} tokens: its split holds "
+            f"{sizes['train']:,} training, {sizes['valid']:,} validation and {sizes['test']:,} test "
+            f"tokens; it needs at least {seq_len + 1:,} training tokens and 2 of each held-out part.")
 
 
 # -- windows --------------------------------------------------------------------------------------
@@ -233,6 +252,23 @@ def repeat_mask(tokens, targets) -> np.ndarray:
         where = np.clip(np.searchsorted(values, targets[n]), 0, len(values) - 1)
         out[n] = (values[where] == targets[n]) & (first[where] <= t_index)
     return out
+
+
+def trigram_losses(data: corpus.TokenCorpus, windows: LMWindows) -> np.ndarray:
+    """Per-token losses [N, T] (nats) of notebook 04's Kneser-Ney trigram fitted on ``data``'s
+    training documents, on the targets of ``windows`` (windows of ``data.test``), as the transformers (each target's two previous document tokens,
+    padding before the document's start)."""
+    X, y = corpus.windows_of_documents(data.train, context=2, pad_start=True)
+    model = ngram.KneserNeyTrigram(data.tokenizer.size).fit(X, y)
+    docs = data.test
+    offsets = np.concatenate([[0], np.cumsum([len(d) + 2 for d in docs])])
+    flat = np.concatenate([np.concatenate([[corpus.PAD_ID] * 2, d]) for d in docs]).astype(np.int64)
+    real = windows.weights > 0
+    # index of each target in ``flat`` (two pads before every document); padding scores 0
+    at = offsets[windows.doc][:, None] + 2 + np.where(real, windows.positions, 1)
+    ctx = np.stack([flat[at - 2], flat[at - 1]], axis=-1).reshape(-1, 2)
+    lp = model.target_log_proba(ctx, flat[at].reshape(-1))
+    return (-lp).reshape(windows.weights.shape) * real
 
 
 def lm_dataset(windows: LMWindows, batch_size: int, shuffle: bool = False, seed: int = 0,

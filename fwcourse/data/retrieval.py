@@ -93,9 +93,13 @@ def make_splits(
     n_valid: int = 10_000,
     n_test: int = 20_000,
     num_pairs: int = DEFAULT_PAIRS,
-    seed: int = 0,
+    rng: np.random.Generator | int | None = 0,
 ) -> Splits:
-    """Seeded train/validation/test splits with no sequence shared between (or repeated within) them."""
+    """Train/validation/test splits with no sequence shared between (or repeated within) them.
+
+    ``rng`` draws them: a Generator, or an int seed (0 by default, so that the default splits
+    are always the same data).
+    """
     sizes = [validate.positive_int(v, name) for v, name in
              ((n_train, "n_train"), (n_valid, "n_valid"), (n_test, "n_test"))]
     k = _check_pairs(num_pairs)
@@ -105,7 +109,7 @@ def make_splits(
             f"n_train + n_valid + n_test = {total} exceeds the {distinct_sequences(k)} distinct "
             f"sequences with num_pairs (K) = {k}; use fewer sequences or more pairs."
         )
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(rng)
     xs, ys, have = [], [], 0
     while have < total:
         draw = sample(max(total - have, 64) + total // 16, k, rng)
@@ -139,11 +143,7 @@ def encode(sequences: str | list[str]) -> np.ndarray:
 
 def decode(tokens) -> str | list[str]:
     """Text of a token row (T,) or rows (n, T); padding (0) is dropped."""
-    x = validate.array(tokens, "tokens", ndim=(1, 2))
-    if not np.issubdtype(x.dtype, np.integer):
-        raise TypeError(f"tokens must be integers; got dtype {x.dtype}.")
-    if x.size and (x.min() < 0 or x.max() >= VOCAB_SIZE):
-        raise ValueError(f"tokens must be in [0, {VOCAB_SIZE - 1}]; got values in [{x.min()}, {x.max()}].")
+    x = validate.token_ids(validate.array(tokens, "tokens", ndim=(1, 2)), "tokens", VOCAB_SIZE)
     rows = ["".join(ALPHABET[t - 1] for t in row if t != PAD) for row in np.atleast_2d(x)]
     return rows[0] if x.ndim == 1 else rows
 

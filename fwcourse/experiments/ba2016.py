@@ -23,7 +23,8 @@ import numpy as np
 from fwcourse.course import config
 from fwcourse.data import retrieval
 from fwcourse.util import validate
-from fwcourse.util.results_file import DATA_DIR, load_records, machine, write_records
+from fwcourse.util.envinfo import machine
+from fwcourse.util.results_file import DATA_DIR, load_records, write_records
 
 MODELS = ("rnn", "irnn", "lstm", "rnn_ln", "fastweights")
 SIZES = (20, 50, 100)
@@ -171,8 +172,8 @@ def fast_weight_parts(net) -> dict:
         raise ValueError(f"net must be a fastweights or rnn_ln model; its recurrent layer is {type(layer).__name__}.")
     cell = layer.cell
     return dict(embedding=np.asarray(net.layers[0].embeddings), W=np.asarray(cell.recurrent_kernel),
-                C=np.asarray(cell.kernel), b=np.asarray(cell.bias), gain=np.asarray(cell.gamma),
-                ln_bias=np.asarray(cell.beta), decay=layer.decay, fast_lr=layer.fast_lr,
+                C=np.asarray(cell.kernel), b=np.asarray(cell.bias), gain=np.asarray(cell.ln_gain),
+                ln_bias=np.asarray(cell.ln_bias), decay=layer.decay, fast_lr=layer.fast_lr,
                 inner_steps=layer.inner_steps)
 
 
@@ -410,7 +411,7 @@ def main(argv: list[str] | None = None) -> int:
     records = load_records(json_path)
     done = {run_key(r["model"], r["R"], r["seed"], r["settings"]) for r in records}
     data = retrieval.make_splits(settings["n_train"], settings["n_valid"], settings["n_test"],
-                                 num_pairs=settings["num_pairs"], seed=settings["data_seed"])
+                                 num_pairs=settings["num_pairs"], rng=settings["data_seed"])
     machine_line = machine()
     start = time.perf_counter()
     train_keys = ("max_steps", "eval_every", "patience", "batch_size", "learning_rate")

@@ -16,6 +16,7 @@ import datetime
 import json
 import math
 import os
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,10 +27,11 @@ import numpy as np
 from fwcourse import dynamic_eval as dyn
 from fwcourse.course import config
 from fwcourse.data import corpus as corpus_lib, lm_data
-from fwcourse import ngram, transformer
+from fwcourse import transformer
 from fwcourse.util import validate
 from fwcourse.util.peak_memory import with_peak_memory
-from fwcourse.util.results_file import DATA_DIR, load_records, machine, write_records
+from fwcourse.util.envinfo import machine
+from fwcourse.util.results_file import DATA_DIR, load_records, write_records
 
 METHODS = ("base", "base + dynamic eval", "FWL", "FWL + dynamic eval")
 TRIGRAM = "Kneser-Ney trigram"
@@ -172,35 +174,13 @@ def tune_dynamic_lr(model, windows: lm_data.LMWindows, S) -> float:
     return float(best)
 
 
-def trigram_losses(corpus: "corpus_lib.TokenCorpus", windows: lm_data.LMWindows) -> np.ndarray:
-    """Per-token losses [N, T] (nats) of a Kneser-Ney trigram fitted on the training documents,
-    on the same held-out targets as the transformers (each target's two previous document tokens,
-    padding before the document's start)."""
-    X, y = corpus_lib.windows_of_documents(corpus.train, context=2, pad_start=True)
-    model = ngram.KneserNeyTrigram(corpus.tokenizer.size).fit(X, y)
-    docs = corpus.test
-    offsets = np.concatenate([[0], np.cumsum([len(d) + 2 for d in docs])])
-    flat = np.concatenate([np.concatenate([[corpus_lib.PAD_ID] * 2, d]) for d in docs]).astype(np.int64)
-    real = windows.weights > 0
-    # index of each target in ``flat`` (two pads before every document); padding scores 0
-    at = offsets[windows.doc][:, None] + 2 + np.where(real, windows.positions, 1)
-    ctx = np.stack([flat[at - 2], flat[at - 1]], axis=-1).reshape(-1, 2)
-    lp = model.target_log_proba(ctx, flat[at].reshape(-1))
-    return (-lp).reshape(windows.weights.shape) * real
-
-
 def compare(corpus_name: str | os.PathLike, S, seed: int = 0) -> Comparison:
     """Train base and FWL models on a corpus (a name of :data:`fwcourse.data.lm_data.CORPORA` or a
     ``.txt`` file or folder) and evaluate the four methods and the trigram on its test split."""
     corpus = lm_data.load_lm_corpus(corpus_name, max_tokens=S.max_tokens, n_docs=S.n_docs,
                                     words_per_doc=S.words_per_doc, seed=seed,
                                     max_train_tokens=S.max_train_tokens or None)
-    sizes = corpus.n_tokens()
-    if sizes["train"] < S.seq_len + 1 or min(sizes["valid"], sizes["test"]) < 2:
-        raise corpus_lib.CorpusError(
-            f"corpus {str(corpus_name)!r} is too small for windows of {S.seq_len} tokens: its "
-            f"split holds {sizes['train']:,} training, {sizes['valid']:,} validation and "
-            f"{sizes['test']:,} test tokens; it needs at least {S.seq_len + 1:,} training tokens.")
+    lm_data.require_tokens(corpus, S.seq_len, corpus_name)
     test = lm_data.lm_windows(corpus.test, S.seq_len)
     test = test.take(slice(0, S.eval_windows or len(test)))
     valid = lm_data.lm_windows(corpus.valid, S.seq_len)
@@ -215,7 +195,7 @@ def compare(corpus_name: str | os.PathLike, S, seed: int = 0) -> Comparison:
             losses, speed, eval_peak = evaluate(model, test, lr, S)
             evaluations[label] = Evaluation(label, losses, speed, step_s, train_peak, eval_peak)
     start = time.perf_counter()
-    losses = trigram_losses(corpus, test)
+    losses = lm_data.trigram_losses(corpus, test)
     speed = float(test.weights.sum() / (time.perf_counter() - start))
     evaluations[TRIGRAM] = Evaluation(TRIGRAM, losses, speed, float("nan"), None, None)
     repeated = lm_data.repeat_mask(test.tokens, test.targets)
@@ -444,7 +424,11 @@ def main(argv: list[str] | None = None) -> int:
             if key(corpus, seed, vars(S)) in done:  # resume: what is written is kept
                 continue
             start = time.perf_counter()
-            comparison = compare(corpus, S, seed)
+            try:
+                comparison = compare(corpus, S, seed)
+            except corpus_lib.CorpusError as err:  # a learner's file: one line, no traceback
+                print(f"compare-lm: {err}", file=sys.stderr)
+                return 2
             records.append(record(comparison, seed, scale, S, time.perf_counter() - start))
             write_records(json_path, records)
             md_path.write_text(render_markdown(records))

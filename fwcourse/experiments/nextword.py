@@ -384,9 +384,10 @@ def train_run(
     Kneser-Ney trigram baseline on the same windows; returns that dictionary.
     """
     S = sizes if sizes is not None else config.sizes("04")
+    source = S.corpus if source is None else source
     tc = corpus.load_token_documents(source, max_tokens=S.max_tokens, seed=seed)
     data = corpus.nextword_arrays(tc, context)
-    settings = dict(kind=kind, context=context, seed=seed, scale=S.scale, source=str(source or "pydoc"),
+    settings = dict(kind=kind, context=context, seed=seed, scale=S.scale, source=str(source),
                     **model_sizes(S))
     save_run_files(out_dir, tc.tokenizer, settings)
     model = build_model(kind, tc.tokenizer.size, context, seed=seed, **model_sizes(S))
@@ -422,7 +423,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "(quick|default|full). Re-running with the same --out resumes an interrupted run.",
     )
     p.add_argument("--corpus", default=None,
-                   help="a .txt file or a folder of them (default: the offline Python documentation corpus)")
+                   help="a built-in corpus (docstrings, stdlib) or a .txt file or a folder of them "
+                        "(default: the scale's corpus, the offline docstring corpus)")
     p.add_argument("--model", choices=MODELS, default="lstm")
     p.add_argument("--context", type=int, default=3, help="words of context (default 3, as in the seed)")
     p.add_argument("--out", default=str(DEFAULT_RUN_DIR), help=f"run directory (default {DEFAULT_RUN_DIR})")

@@ -2,8 +2,9 @@
 
 Examples::
 
-    python -m fwcourse train-lm --out runs/base                      # default corpus, CPU or GPU
+    python -m fwcourse train-lm --out runs/base                      # docstring corpus, CPU or GPU
     python -m fwcourse train-lm --fwl --corpus synthetic --out runs/fwl
+    python -m fwcourse train-lm --corpus my_texts/ --out runs/mine     # your own .txt file or folder
     python -m fwcourse train-lm --cpu-devices 2 ...                  # try tf.distribute on a laptop
 
 Distribution: with two or more GPUs the model is trained with ``tf.distribute.MirroredStrategy``
@@ -20,11 +21,13 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import sys
 import time
 from pathlib import Path
 
 from fwcourse.course import config
 from fwcourse.data import lm_data
+from fwcourse.data.corpus import CorpusError
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -34,7 +37,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m fwcourse train-lm", description=__doc__.split("\n")[0],
                                 epilog=f"Defaults are the {S.scale!r} scale's (FWCOURSE_SCALE).")
     p.add_argument("--fwl", action="store_true", help="put a Fast Weight Layer head on the body")
-    p.add_argument("--corpus", choices=lm_data.CORPORA, default="default")
+    p.add_argument("--corpus", default=lm_data.CORPORA[0], metavar="NAME_OR_PATH",
+                   help=f"a built-in corpus ({', '.join(lm_data.CORPORA)}) or your own .txt file "
+                        "or folder of .txt files (split by document, leak-free)")
     p.add_argument("--out", default="runs/lm", help="output folder (created)")
     p.add_argument("--seq-len", type=int, default=S.seq_len)
     p.add_argument("--d-model", type=int, default=S.d_model)
@@ -45,7 +50,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--epochs", type=int, default=S.epochs)
     p.add_argument("--batch-size", type=int, default=S.batch_size, help="global batch (over all replicas)")
     p.add_argument("--lr", type=float, default=S.learning_rate)
-    p.add_argument("--max-tokens", type=int, default=S.max_tokens, help="vocabulary size (default corpus)")
+    p.add_argument("--max-tokens", type=int, default=S.max_tokens, help="vocabulary size (text corpora)")
+    p.add_argument("--max-train-tokens", type=int, default=S.max_train_tokens,
+                   help="train on about this many words of the training documents (0: all)")
     p.add_argument("--n-docs", type=int, default=S.n_docs, help="documents (synthetic corpus)")
     p.add_argument("--words-per-doc", type=int, default=S.words_per_doc, help="words (synthetic corpus)")
     p.add_argument("--seed", type=int, default=0)
@@ -88,7 +95,9 @@ def train(args: argparse.Namespace) -> dict:
 
     accel = transformer.use_accelerator()
     data = lm_data.load_lm_corpus(args.corpus, max_tokens=args.max_tokens, n_docs=args.n_docs,
-                                  words_per_doc=args.words_per_doc, seed=args.seed)
+                                  words_per_doc=args.words_per_doc, seed=args.seed,
+                                  max_train_tokens=args.max_train_tokens or None)
+    lm_data.require_tokens(data, args.seq_len, args.corpus)
     train_w = lm_data.lm_windows(data.train, args.seq_len)
     valid_w = lm_data.lm_windows(data.valid, args.seq_len)
     train_ds = lm_data.lm_dataset(train_w, args.batch_size, shuffle=True, seed=args.seed)
@@ -137,5 +146,11 @@ def train(args: argparse.Namespace) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    train(parse_args(argv))
+    args = parse_args(argv)
+    try:
+        train(args)
+    except CorpusError as err:  # a learner's file: one line, no traceback
+        print(f"train-lm: {err}", file=sys.stderr)
+        return 2
+    return 0
     return 0

@@ -21,7 +21,7 @@ from typing import Callable, TypeVar
 
 import keras
 
-from fwcourse import transformer
+from fwcourse.util.envinfo import visible_gpus
 
 __all__ = ["PeakMemory", "measurable", "with_peak_memory"]
 
@@ -58,7 +58,7 @@ class PeakMemory:
         self._where: str | None = None
 
     def start(self) -> None:
-        if transformer.visible_gpus():
+        if visible_gpus():
             # JAX's device statistics have no resettable peak: no figure there.
             self._where = "gpu" if keras.backend.backend() == "tensorflow" else None
             if self._where:

@@ -205,7 +205,7 @@ for name, value in params.items():
 # %%
 def train_seeds(task_name, n_steps):
     make_task = getattr(fc, task_name)
-    return {variant: [fc.train_online(make_task(n_steps, rng=1000 + seed), variant, seed=seed,
+    return {variant: [fc.train_online(make_task(n_steps, rng=1000 + seed), variant, rng=seed,
                                       **fc.TRAIN_SETTINGS[task_name, variant])
                       for seed in range(S.seeds)]
             for variant in fc.VARIANTS}

@@ -206,7 +206,7 @@ print("Keras vs NumPy:", np.abs(np.asarray(layer(x)) - matrix).max())
 # depth and LayerNorm, not from the memory.
 
 # %%
-data = retrieval.make_splits(S.nb_train, 1000, 1000, num_pairs=4, seed=1)
+data = retrieval.make_splits(S.nb_train, 1000, 1000, num_pairs=4, rng=1)
 runs = {}
 for model in S.nb_models:
     runs[model] = ba2016.train_one(model, S.nb_units, data, seed=0, max_steps=S.nb_steps,

@@ -99,15 +99,19 @@ causal_attention = ex.causal_attention.check(causal_attention)
 # %% [markdown]
 # ## Data: long documents cut into windows
 #
-# The default corpus is the Python documentation that ships with Python (no download): one
-# document per topic, split into train / valid / test **by document**. Each document's token stream
+# The corpus is notebook 04's: the docstrings of the Python libraries this course installs (no
+# download), one document per module, split into train / valid / test **by document**, with
+# near-duplicates removed so that held-out documents share at most 10% of their 8-word
+# sequences with training (`corpus.load_split`). At the default scale the model trains on about
+# `S.max_train_tokens` words of the training documents, a laptop's budget. Each document's token stream
 # is cut into windows of `seq_len` inputs; the targets are the same tokens shifted by one. The
 # last window of a document is padded, and padding gets weight 0 in the loss.
 
 # %%
 from fwcourse.data import lm_data
 
-data = lm_data.load_lm_corpus("default", max_tokens=S.max_tokens)
+data = lm_data.load_lm_corpus(S.corpus, max_tokens=S.max_tokens,
+                              max_train_tokens=S.max_train_tokens or None)
 train_w = lm_data.lm_windows(data.train, S.seq_len)
 valid_w = lm_data.lm_windows(data.valid, S.seq_len)
 test_w = lm_data.lm_windows(data.test, S.seq_len)
@@ -167,10 +171,11 @@ history = model.fit(train_ds, validation_data=valid_ds, epochs=S.epochs, verbose
 print(f"trained in {time.perf_counter() - start:.1f} s")
 
 # %% [markdown]
-# The training curve keeps falling; the held-out curve is the one that counts. Our default corpus
-# has only about 50,000 training tokens, so at the larger scales the model soon starts to memorise
-# (the gap between the curves below), which dropout only delays. This is why the windows of a
-# document never straddle the split: held-out documents are genuinely unseen text.
+# The training curve keeps falling; the held-out curve is the one that counts: the gap between the
+# curves below is memorisation, which dropout delays. This is why the windows of a document never
+# straddle the split, and why near-copies of training documents were removed from the held-out
+# parts: held-out documents are unseen text, up to the 8-word phrases they share with training
+# (printed by notebook 04, and in `data/corpora.md`).
 #
 # ## Perplexity
 #
@@ -195,17 +200,22 @@ def perplexity(losses, weights):
 perplexity = ex.perplexity.check(perplexity)
 
 # %% [markdown]
-# Now score the held-out test documents, and compare with two baselines computed from the
-# training tokens: the uniform model (perplexity = vocabulary size) and the **unigram** model,
-# which predicts every token with its training frequency and ignores the context.
+# Now score the held-out test documents, and compare with three baselines computed from the
+# training tokens: the uniform model (perplexity = vocabulary size), the **unigram** model, which
+# predicts every token with its training frequency and ignores the context, and notebook 04's
+# **Kneser-Ney trigram**, which sees the two previous words, on exactly the same targets.
 
 # %%
 test_losses = transformer.token_losses(model, test_w.tokens, test_w.targets)
 counts = np.bincount(np.concatenate(data.train), minlength=data.tokenizer.size) + 1.0  # add-one
 unigram_losses = -np.log(counts / counts.sum())[test_w.targets]
-print(f"test perplexity  uniform {data.tokenizer.size}   "
-      f"unigram {perplexity(unigram_losses, test_w.weights):.1f}   "
-      f"transformer {perplexity(test_losses, test_w.weights):.1f}")
+trigram_losses = lm_data.trigram_losses(data, test_w)
+scores = {"uniform": float(data.tokenizer.size),
+          "unigram": perplexity(unigram_losses, test_w.weights),
+          "Kneser-Ney trigram": perplexity(trigram_losses, test_w.weights),
+          "transformer": perplexity(test_losses, test_w.weights)}
+print("test perplexity  " + "   ".join(f"{k} {v:.1f}" for k, v in scores.items()))
+print(f"transformer / trigram = {scores['transformer'] / scores['Kneser-Ney trigram']:.2f}")
 
 # %%
 import matplotlib.pyplot as plt
@@ -284,7 +294,8 @@ viz.frame_player(draw, len(heads), description="head")
 #   splitting the CPU into two logical devices:
 #
 # ```
-# python -m fwcourse train-lm --corpus default --out runs/base                 # this notebook's model
+# python -m fwcourse train-lm --out runs/base                                  # docstring corpus
+# python -m fwcourse train-lm --corpus my_texts/ --out runs/mine               # your own .txt files
 # python -m fwcourse train-lm --cpu-devices 2 --epochs 1 --out runs/mirrored   # 2 replicas on a CPU
 # python -m fwcourse train-lm --fwl --corpus synthetic --out runs/fwl          # notebook 06's model
 # ```
@@ -296,7 +307,7 @@ viz.frame_player(draw, len(heads), description="head")
 #   (scores of future positions set to $-\infty$) is what makes that legal, and we checked it: the
 #   logits before a change do not move.
 # * Pre-LayerNorm blocks, token + position embeddings and an unembedding are all the model is.
-# * **Perplexity** $=\exp(\text{mean token loss})$; a useful model must beat the unigram baseline,
+# * **Perplexity** $=\exp(\text{mean token loss})$; a useful model must beat the unigram and trigram baselines,
 #   and it does so most where it has context to use.
 # * The same Keras code trains on a CPU, on a GPU with mixed precision and XLA, and on several
 #   devices with `tf.distribute`.

@@ -24,6 +24,9 @@
 from fwcourse.course import config
 S = config.sizes("06")
 print(config.describe("06"))
+# The corpora of section 5: the scale's, or your own text, e.g. ["my_texts/"] (a .txt file or a
+# folder of them, split by document like the built-in ones).
+corpora = list(S.corpora)
 
 # %%
 import time
@@ -273,7 +276,11 @@ print("position 0: max |FWLBlock - slow block| =",
 #
 # * **synthetic**: generated documents, each about a few made-up people and places whose names
 #   are rare in the corpus but recur throughout the document (where fast weights should shine);
-# * **default**: the course's offline corpus of real English prose (Python documentation topics).
+# * **docstrings**: the course's offline corpus of real English prose (notebook 04): the
+#   docstrings of the libraries the course installs, one document per module, where the names
+#   of a module's functions and parameters recur through its document. At the default scale the
+#   models train on about `S.max_train_tokens` of its words and are scored on `S.eval_windows`
+#   test windows (the quick scale skips it).
 #
 # Costs, measured in this run on this machine: evaluation tokens per second, the median
 # training step time, and the peak memory added while building, compiling and training a model
@@ -283,7 +290,7 @@ print("position 0: max |FWLBlock - slow block| =",
 # allocated, so on a CPU its train peak understates what it needs on its own.
 
 # %%
-results = {name: lm_compare.compare(name, S) for name in S.corpora}
+results = {str(name): lm_compare.compare(name, S) for name in corpora}
 
 def show_table(rows, columns):
     print(" | ".join(f"{c:>18}" for c in columns))
@@ -364,14 +371,14 @@ show_table([r for c in results.values() for r in lm_compare.by_repetition(c)],
 # %% [markdown]
 # ## 6. Where did a prediction's fast update come from?
 #
-# For a held-out window of the synthetic corpus, pick the predicted position $t$ with the slider.
+# For a held-out window (of the synthetic corpus when it was run), pick the predicted position $t$ with the slider.
 # The bars show, for every earlier token $s$, the size of its term
 # $|\eta|\,|q_t\cdot k_s|\,\lVert\delta_s\rVert$ in the FWL's attention sums (both dense layers):
 # which tokens the fast weights used at $t$ drew from. Look at the positions where a name is
 # predicted: do the bars pick out the earlier mentions of that name?
 
 # %%
-demo = results[S.corpora[0]]
+demo = results.get("synthetic", next(iter(results.values())))
 fwl_model, tok = demo.models["FWL"], demo.tokenizer
 window = demo.windows.tokens[0][: S.demo_len]
 targets = demo.windows.targets[0][: S.demo_len]

@@ -20,9 +20,6 @@ outer_product = Exercise(
         "The result has one row per entry of v and one column per entry of k.",
         "Entry (i, j) is v[i] * k[j]: broadcasting v[:, None] against k[None, :] builds all of them.",
     ],
-    solution='''def outer_product(v, k):
-    return v[:, None] * k[None, :]      # or np.outer(v, k)''',
-    notebook="00",
 )
 
 EXERCISES = [outer_product]

@@ -4,7 +4,6 @@ from __future__ import annotations
 import numpy as np
 
 from fwcourse import fast_weight_controller as fc
-from fwcourse.util import validate
 from fwcourse.course.check import Exercise, odd_sizes
 
 
@@ -21,9 +20,6 @@ fast_weight_update = Exercise(
         "The change has one row per TO unit (F's outputs) and one column per FROM unit (F's inputs).",
         "Entry (i, j) of the change is to[i] * frm[j]; add it to W.",
     ],
-    solution='''def fast_weight_update(W, to, frm):
-    return W + np.outer(to, frm)''',
-    notebook="01",
 )
 
 
@@ -54,29 +50,7 @@ controller_step = Exercise(
         "Then S computes frm = K @ x_slow + bk and to = V @ x_slow + bv; the new weights are W + outer(to, frm).",
         "Return a tuple (y, W_new).",
     ],
-    solution='''def controller_step(W, x_slow, x_fast, K, bk, V, bv):
-    y = W @ x_fast
-    frm = K @ x_slow + bk
-    to = V @ x_slow + bv
-    return y, W + np.outer(to, frm)''',
-    notebook="01",
 )
-
-
-def write_gradients_reference(W, to, frm, x, d):
-    """Gradients of ``E = 1/2 |(W + to frm^T) x - d|^2`` with respect to ``to`` and ``frm``.
-
-    With the error ``e = (W + to frm^T) x - d``: ``dE/dto = e (frm . x)`` and ``dE/dfrm = (e . to) x``.
-    This is the last link of backpropagation through the fast weights: how the next answer's
-    error blames the TO and FROM patterns that S wrote.
-    """
-    to = validate.array(to, "to", ndim=1)
-    frm = validate.array(frm, "frm", ndim=1)
-    W = validate.array(W, "W", shape=(to.shape[0], frm.shape[0]))
-    x = validate.array(x, "x", shape=frm.shape)
-    d = validate.array(d, "d", shape=to.shape)
-    e = (W + np.outer(to, frm)) @ x - d
-    return e * (frm @ x), (e @ to) * x
 
 
 def _grad_inputs(rng: np.random.Generator, trial: int) -> dict:
@@ -87,17 +61,13 @@ def _grad_inputs(rng: np.random.Generator, trial: int) -> dict:
 
 write_gradients = Exercise(
     name="write_gradients",
-    reference=write_gradients_reference,
+    reference=fc.write_gradients,
     make_inputs=_grad_inputs,
     hint=[
         "Name the error e = (W + outer(to, frm)) @ x - d; then E = 0.5 * e @ e.",
         "The output depends on `to` through to * (frm @ x), a vector times a number.",
         "The output depends on `frm` through to * (frm @ x) too: the chain rule gives (e @ to) * x.",
     ],
-    solution='''def write_gradients(W, to, frm, x, d):
-    e = (W + np.outer(to, frm)) @ x - d
-    return e * (frm @ x), (e @ to) * x''',
-    notebook="01",
 )
 
 EXERCISES = [fast_weight_update, controller_step, write_gradients]

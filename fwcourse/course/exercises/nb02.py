@@ -20,9 +20,6 @@ causal_mask = Exercise(
         "Row i is the query at time i, column j the key at time j; query i may use keys 0..i.",
         "np.tril keeps the lower triangle *including* the diagonal; make the result boolean.",
     ],
-    solution='''def causal_mask(T):
-    return np.tril(np.ones((T, T), dtype=bool))''',
-    notebook="02",
 )
 
 
@@ -46,11 +43,6 @@ linear_attention = Exercise(
         "Zero the scores of future keys (j > i) with the causal mask, then multiply by v. No softmax, "
         "no normalisation.",
     ],
-    solution='''def linear_attention(q, k, v):
-    scores = q @ k.T
-    T = len(q)
-    return np.where(np.tril(np.ones((T, T), dtype=bool)), scores, 0.0) @ v''',
-    notebook="02",
 )
 
 
@@ -68,10 +60,6 @@ delta_update = Exercise(
         "First read what the memory holds under the key: v_old = W @ k.",
         "Write the difference, scaled by beta: W + beta * outer(v - v_old, k).",
     ],
-    solution='''def delta_update(W, k, v, beta):
-    v_old = W @ k
-    return W + beta * np.outer(v - v_old, k)''',
-    notebook="02",
 )
 
 EXERCISES = [causal_mask, linear_attention, delta_update]

@@ -25,9 +25,6 @@ memory_update = Exercise(
         "A(t) = λ A(t−1) + η h(t) h(t)ᵀ: decay the old memory, then add the outer product of the new state.",
         "For a batch, h has shape (B, H): h[:, :, None] * h[:, None, :] is a (B, H, H) stack of outer products.",
     ],
-    solution='''def memory_update(A, h, decay, fast_lr):
-    return decay * A + fast_lr * h[:, :, None] * h[:, None, :]''',
-    notebook="03",
 )
 
 
@@ -49,14 +46,6 @@ inner_loop = Exercise(
         "sqrt(var + 1e-5) over axis=-1 (each example's features), then * gain + bias.",
         "The slow term stays the same in every iteration: only h changes inside the loop.",
     ],
-    solution='''def inner_loop(slow, A, inner_steps, gain, bias):
-    h = np.maximum(slow, 0)
-    for _ in range(inner_steps):
-        z = slow + np.einsum("bij,bj->bi", A, h)
-        z = (z - z.mean(axis=-1, keepdims=True)) / np.sqrt(z.var(axis=-1, keepdims=True) + 1e-5)
-        h = np.maximum(gain * z + bias, 0)
-    return h''',
-    notebook="03",
 )
 
 
@@ -74,12 +63,6 @@ attention_read = Exercise(
         "With h_past of shape (t, H), the newest state is the last row and has age 0: "
         "ages = np.arange(t − 1, −1, −1).",
     ],
-    solution='''def attention_read(h_past, query, decay, fast_lr):
-    t = h_past.shape[0]
-    ages = np.arange(t - 1, -1, -1)
-    weights = fast_lr * decay ** ages * (h_past @ query)
-    return weights @ h_past''',
-    notebook="03",
 )
 
 EXERCISES = [memory_update, inner_loop, attention_read]

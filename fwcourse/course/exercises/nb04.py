@@ -22,11 +22,6 @@ make_windows = Exercise(
         "A stream of L tokens gives L - n windows: window i is tokens[i:i+n], its label tokens[i+n].",
         "np.lib.stride_tricks.sliding_window_view(tokens[:-1], n) builds every window at once.",
     ],
-    solution='''def make_windows(tokens, n):
-    X = np.lib.stride_tricks.sliding_window_view(tokens[:-1], n)
-    y = tokens[n:]
-    return X, y''',
-    notebook="04",
 )
 
 
@@ -45,9 +40,6 @@ top_k = Exercise(
         "Sort each row (axis=1) by decreasing probability and keep the first k column indices.",
         "np.argsort(-probs, axis=1)[:, :k]",
     ],
-    solution='''def top_k(probs, k):
-    return np.argsort(-probs, axis=1)[:, :k]''',
-    notebook="04",
 )
 
 
@@ -60,16 +52,12 @@ def _perplexity_inputs(rng: np.random.Generator, trial: int) -> dict:
 
 perplexity = Exercise(
     name="perplexity",
-    reference=ngram.perplexity,
+    reference=ngram.target_perplexity,
     make_inputs=_perplexity_inputs,
     hint=[
         "The cross-entropy loss of one window is -log p(target); Keras reports its mean over windows.",
         "Perplexity is exp(mean loss): pick log_probs[i, targets[i]] for every i, average, negate, exp.",
     ],
-    solution='''def perplexity(log_probs, targets):
-    picked = log_probs[np.arange(len(targets)), targets]
-    return float(np.exp(-picked.mean()))''',
-    notebook="04",
 )
 
 EXERCISES = [make_windows, top_k, perplexity]

@@ -20,9 +20,6 @@ causal_mask = Exercise(
         "Row t says which positions s position t may look at: itself and everything before it.",
         "mask[t, s] is True when s <= t: the lower triangle, diagonal included (np.tril).",
     ],
-    solution='''def causal_mask(seq_len):
-    return np.tril(np.ones((seq_len, seq_len), dtype=bool))''',
-    notebook="05",
 )
 
 
@@ -42,16 +39,7 @@ causal_attention = Exercise(
         "Subtract each row's maximum before np.exp for stability; then divide by the row sum and "
         "multiply by v.",
     ],
-    solution='''def causal_attention(q, k, v):
-    T, d = q.shape
-    scores = q @ k.T / np.sqrt(d)
-    scores = np.where(np.tril(np.ones((T, T), dtype=bool)), scores, -np.inf)
-    scores = scores - scores.max(axis=-1, keepdims=True)
-    weights = np.exp(scores)
-    weights /= weights.sum(axis=-1, keepdims=True)
-    return weights @ v''',
     rtol=1e-5, atol=1e-6,  # the reference takes its softmax in float32 (mixed-precision safe)
-    notebook="05",
 )
 
 
@@ -71,9 +59,6 @@ perplexity = Exercise(
         "Perplexity is the exponential of the average loss per token, not the average of exponentials.",
         "Padding has weight 0: average with np.sum(weights * losses) / np.sum(weights).",
     ],
-    solution='''def perplexity(losses, weights):
-    return float(np.exp(np.sum(weights * losses) / np.sum(weights)))''',
-    notebook="05",
 )
 
 EXERCISES = [causal_mask, causal_attention, perplexity]

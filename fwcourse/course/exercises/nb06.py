@@ -85,9 +85,6 @@ per_token_kernel_gradients = Exercise(
         "gradient delta[s] (length m): a d × m matrix.",
         "Broadcast: x[:, :, None] * delta[:, None, :] has shape (T, d, m).",
     ],
-    solution='''def per_token_kernel_gradients(x, delta):
-    return x[:, :, None] * delta[:, None, :]     # or np.einsum("sd,sm->sdm", x, delta)''',
-    notebook="06",
 )
 
 fast_dense = Exercise(
@@ -99,10 +96,6 @@ fast_dense = Exercise(
         "scores = x @ x.T gives x_t·x_s; keep the entries with s < t (np.tril(..., k=-1)), "
         "then y = x @ W - lr * scores @ delta.",
     ],
-    solution='''def fast_dense(W, x, delta, lr):
-    scores = np.tril(x @ x.T, k=-1)          # x_t·x_s for s < t
-    return x @ W - lr * scores @ delta''',
-    notebook="06",
 )
 
 chunked_attention = Exercise(
@@ -116,14 +109,6 @@ chunked_attention = Exercise(
         "earlier = np.cumsum(memory, axis=0) - memory gives the exclusive sum; the inter-chunk "
         "part of chunk g is qc[g] @ earlier[g].",
     ],
-    solution='''def chunked_attention(q, k, v, chunks):
-    T = q.shape[0]
-    qc, kc, vc = (a.reshape(chunks, T // chunks, a.shape[-1]) for a in (q, k, v))
-    intra = np.tril(qc @ kc.transpose(0, 2, 1), k=-1) @ vc
-    memory = kc.transpose(0, 2, 1) @ vc                # (chunks, d, m)
-    earlier = np.cumsum(memory, axis=0) - memory       # chunks before g
-    return (intra + qc @ earlier).reshape(T, v.shape[-1])''',
-    notebook="06",
 )
 
 EXERCISES = [per_token_kernel_gradients, fast_dense, chunked_attention]
