@@ -1,9 +1,10 @@
-"""Milliseconds per training step of each next-word model at seed-like sizes, on this machine.
+"""Milliseconds per training step of each next-word model at the student project's sizes, here.
 
-Beside the seed report's own figures (quoted: 13 ms/step fast LSTM, 392 ms/step "accurate" LSTM,
-26 ms/step Conv1D "transformer"; their hardware, their sizes, which the report does not state).
-Our "seed-like" sizes are an assumption (``nextword.SEED_SIZES``: 2 x LSTM(1000), Dense(1000)),
-so compare orders of magnitude and the ratios between our models, measured in one run.
+Beside the figures of the student project's report (quoted: 13 ms/step fast LSTM, 392 ms/step
+"accurate" LSTM, 26 ms/step Conv1D "transformer"; their hardware, their sizes, which the report
+does not state). Our project-sized models are an assumption (``nextword.PROJECT_SIZES``:
+2 x LSTM(1000), Dense(1000)), so compare orders of magnitude and the ratios between our models,
+measured in one run.
 
     python benchmarks/bench_nextword.py [--vocab 8000] [--batch 32] [--steps 20] [--small]
 
@@ -25,7 +26,7 @@ from fwcourse.course import config  # noqa: E402
 from fwcourse.experiments import nextword  # noqa: E402
 from fwcourse.util.envinfo import machine  # noqa: E402
 
-SEED_MS = {"lstm": "13 (fast) / 392 (accurate)", "conv1d": "26", "fastweights": "-", "attention": "-"}
+PROJECT_MS = {"lstm": "13 (fast) / 392 (accurate)", "conv1d": "26", "fastweights": "-", "attention": "-"}
 
 
 def ms_per_step(kind: str, vocab: int, batch: int, steps: int, sizes: dict) -> tuple[float, int]:
@@ -54,7 +55,7 @@ def main() -> None:
     if args.small:
         sizes = nextword.model_sizes(config.sizes("04", "default"))
     else:
-        sizes = {**nextword.SEED_SIZES, "learning_rate": 1e-3, "jit_compile": "auto"}
+        sizes = {**nextword.PROJECT_SIZES, "learning_rate": 1e-3, "jit_compile": "auto"}
     rows = []
     for kind in nextword.MODELS:
         ms, params = ms_per_step(kind, args.vocab, args.batch, args.steps, sizes)
@@ -62,16 +63,16 @@ def main() -> None:
         print(f"{kind:12s} {params:>12,d} params  {ms:8.1f} ms/step", flush=True)
     base = rows[0][2]
     lines = [
-        f"# Next-word models: ms per training step ({'notebook default' if args.small else 'seed-like'} sizes)",
+        f"# Next-word models: ms per training step ({'notebook default' if args.small else 'project-sized'} sizes)",
         "",
         f"Machine: {machine()}; "
         f"vocabulary {args.vocab}, batch {args.batch}, context 3, median of {args.steps} steps after warm-up. "
         f"Sizes: {sizes}.",
         "",
-        "| model | params | ms/step (here) | ratio to lstm | seed's ms/step (quoted, their GPU/sizes) |",
+        "| model | params | ms/step (here) | ratio to lstm | project's ms/step (quoted, their GPU/sizes) |",
         "|---|---:|---:|---:|---|",
     ]
-    lines += [f"| {k} | {p:,d} | {ms:.1f} | {ms / base:.2f} | {SEED_MS[k]} |" for k, p, ms in rows]
+    lines += [f"| {k} | {p:,d} | {ms:.1f} | {ms / base:.2f} | {PROJECT_MS[k]} |" for k, p, ms in rows]
     lines += ["", "Command: `python benchmarks/bench_nextword.py" + (" --small" if args.small else "")
               + f" --vocab {args.vocab} --batch {args.batch} --steps {args.steps}`"]
     out = Path(__file__).parent / "results" / "nextword.md"

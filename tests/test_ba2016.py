@@ -8,7 +8,8 @@ import pytest
 
 pytest.importorskip("keras")
 
-from fwcourse import ba2016, retrieval  # noqa: E402
+from fwcourse.data import retrieval  # noqa: E402
+from fwcourse.experiments import ba2016  # noqa: E402
 from fwcourse.__main__ import main as fwcourse_main  # noqa: E402
 
 FIELDS = {"model", "R", "seed", "test_error", "steps", "seconds", "curve", "settings", "machine"}
@@ -46,7 +47,7 @@ def test_seeds_can_be_split_across_machines_and_runs_capped_in_time(tmp_path):
 
 
 def test_cosine_schedule_decays_to_one_percent():
-    net = ba2016.build_model("rnn", 3, learning_rate=1e-3, decay_steps=100)
+    net = ba2016.build_model("rnn", 3, learning_rate=1e-3, lr_decay_steps=100)
     schedule = net.optimizer._learning_rate  # Keras keeps the schedule object here
     assert float(schedule(0)) == pytest.approx(1e-3) and float(schedule(100)) == pytest.approx(1e-5)
 
@@ -61,6 +62,21 @@ def test_models_map_sequences_to_ten_digit_logits(model):
         assert layer.fast_lr == 0.0 and layer.cell.state_size == [4]
     if model == "fastweights":
         assert layer.fast_lr > 0
+
+
+@pytest.mark.parametrize("model", ba2016.MODELS)
+def test_builders_seed_their_weights_and_leave_the_global_random_state_alone(model):
+    import keras
+
+    keras.utils.set_random_seed(123)
+    before = np.random.get_state()[1].copy()
+    a, b, c = (ba2016.build_model(model, 4, embed_dim=5, hidden=6, seed=s) for s in (1, 1, 2))
+    assert np.array_equal(np.random.get_state()[1], before)
+    for wa, wb in zip(a.get_weights(), b.get_weights()):
+        np.testing.assert_array_equal(wa, wb)
+    kernels = [w for w in a.get_weights() if w.ndim == 2 and np.ptp(w) > 0]
+    assert len({w.tobytes() for w in kernels}) == len(kernels)  # every layer its own draw
+    assert not np.array_equal(a.get_weights()[0], c.get_weights()[0])
 
 
 def _record(model, R, seed, err, curve, settings):

@@ -16,12 +16,16 @@ def comparison():
 
 def test_table_has_every_method_with_measured_costs(comparison):
     rows = comparison.table()
-    assert [r["method"] for r in rows] == list(lm_compare.METHODS)
+    assert [r["method"] for r in rows] == [lm_compare.TRIGRAM, *lm_compare.METHODS]
     w = comparison.windows.weights.ravel()
     for r in rows:  # perplexity by its definition, from the per-token losses of the evaluation
         losses = comparison.evaluations[r["method"]].losses.ravel()
         assert r["perplexity"] == pytest.approx(_ppl(losses[w > 0], w[w > 0]), rel=1e-5)
-        assert r["eval tokens/s"] > 0 and r["train step (ms)"] > 0
+        assert r["eval tokens/s"] > 0
+        if r["method"] == lm_compare.TRIGRAM:  # counted, not trained: no step, no peak measured
+            assert math.isnan(r["train step (ms)"]) and r["train peak (MiB)"] == "n/a"
+            continue
+        assert r["train step (ms)"] > 0
         for column in ("train peak (MiB)", "eval peak (MiB)"):  # "n/a" only where not measurable
             if peak_memory.measurable():
                 assert isinstance(r[column], float) and r[column] >= 0
@@ -59,26 +63,35 @@ def test_by_repetition_splits_the_tokens_into_repeated_and_first_occurrences(com
 
 
 def test_unknown_corpus_is_named():
-    with pytest.raises(ValueError, match="corpus_name must be one of"):
+    with pytest.raises(ValueError, match="corpus must be one of docstrings, stdlib, synthetic or a .txt"):
         lm_compare.compare("wikipedia", config.sizes("06", "quick"))
+
+
+def test_a_corpus_too_small_for_the_windows_is_refused_in_one_line(tmp_path, capsys):
+    for i in range(3):
+        (tmp_path / f"{i}.txt").write_text(f"only a few words here, document {i}")
+    assert lm_compare.main(["--corpus", str(tmp_path), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("compare-lm: corpus") and "too small for windows of" in err and "\n" not in err
 
 
 def test_command_writes_the_results_page_and_resumes_from_it(comparison, tmp_path, monkeypatch, capsys):
     calls = []
     monkeypatch.setattr(lm_compare, "compare", lambda name, S, seed: calls.append(name) or comparison)
-    assert lm_compare.main(["--corpora", "synthetic", "--out", str(tmp_path)]) == 0
+    assert lm_compare.main(["--corpus", "synthetic", "--out", str(tmp_path)]) == 0
     records = lm_compare.load_records(tmp_path / "fwl_results.json")
     assert calls == ["synthetic"] and len(records) == 1
     page = (tmp_path / "fwl_results.md").read_text()
     for row in comparison.table():  # every method's perplexity is on the page, as measured
         assert f"| {row['method']} | {row['perplexity']:.4g} |" in page
-    assert "## synthetic corpus, quick scale, 1 epochs, seed 0" in page and "compare-lm --corpora synthetic" in page
+    assert "### synthetic corpus, quick scale, 1 epochs, seed 0" in page and "compare-lm --corpus synthetic" in page
+    assert "### synthetic corpus, quick scale: 1 seed(s) (0)" in page  # the summary over seeds
     # Run again: the finished comparison is kept, not recomputed; a new seed is added.
-    assert lm_compare.main(["--corpora", "synthetic", "--out", str(tmp_path)]) == 0
+    assert lm_compare.main(["--corpus", "synthetic", "--out", str(tmp_path)]) == 0
     assert calls == ["synthetic"]
-    assert lm_compare.main(["--corpora", "synthetic", "--first-seed", "1", "--out", str(tmp_path)]) == 0
+    assert lm_compare.main(["--corpus", "synthetic", "--first-seed", "1", "--out", str(tmp_path)]) == 0
     assert calls == ["synthetic", "synthetic"]
     assert [r["seed"] for r in lm_compare.load_records(tmp_path / "fwl_results.json")] == [0, 1]
     # A longer training budget is a run of its own, and the page says how to repeat it.
-    assert lm_compare.main(["--corpora", "synthetic", "--epochs", "3", "--out", str(tmp_path)]) == 0
+    assert lm_compare.main(["--corpus", "synthetic", "--epochs", "3", "--out", str(tmp_path)]) == 0
     assert len(calls) == 3 and "--first-seed 0 --epochs 3`" in (tmp_path / "fwl_results.md").read_text()

@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from fwcourse import ngram
 from fwcourse.data import corpus, lm_data
 
 
@@ -79,7 +80,7 @@ def test_dataset_batches():
     (lambda: lm_data.lm_windows([np.array([1, -2, 3])], 3), r"docs\[0\] must hold token ids >= 0"),
     (lambda: lm_data.lm_windows([np.array([1])], 3), "at least one document"),
     (lambda: lm_data.lm_windows(np.arange(9), 3), "list of token arrays"),
-    (lambda: lm_data.load_lm_corpus("wiki"), "name must be one of"),
+    (lambda: lm_data.load_lm_corpus("wiki"), "corpus must be one of"),
     (lambda: lm_data.synthetic_documents(n_docs=0), "n_docs"),
     (lambda: lm_data.synthetic_documents(n_docs=3, n_names=4), "n_names must be >="),
     (lambda: lm_data.repeat_mask(np.zeros((2, 3)), np.zeros((2, 4))), "targets must have shape"),
@@ -88,3 +89,20 @@ def test_dataset_batches():
 def test_bad_input(call, match):
     with pytest.raises((ValueError, TypeError), match=match):
         call()
+
+
+def test_trigram_losses_score_each_target_from_its_two_previous_document_tokens():
+    data = lm_data.load_lm_corpus("synthetic", n_docs=12, words_per_doc=80, seed=2)
+    win = lm_data.lm_windows(data.test, 7)
+    got = lm_data.trigram_losses(data, win)
+    X, y = corpus.windows_of_documents(data.train, context=2, pad_start=True)
+    model = ngram.KneserNeyTrigram(data.tokenizer.size).fit(X, y)
+    for n in range(len(win)):
+        doc = np.concatenate([[corpus.PAD_ID, corpus.PAD_ID], data.test[win.doc[n]]])
+        for t in range(win.tokens.shape[1]):
+            if win.weights[n, t] == 0:
+                assert got[n, t] == 0
+                continue
+            p = win.positions[n, t] + 2  # the target's index in the padded document
+            want = -np.log(model._proba(doc[None, p - 2:p])[0, doc[p]])
+            assert got[n, t] == pytest.approx(want, rel=1e-9)

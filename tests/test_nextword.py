@@ -39,6 +39,28 @@ def test_models_map_windows_to_logits_and_evaluate_by_definition(kind):
     assert model.evaluate(X, y, verbose=0)[0] == pytest.approx(s["loss"], rel=1e-4)
 
 
+@pytest.mark.parametrize("kind", nextword.MODELS)
+def test_builders_seed_their_weights_and_leave_the_global_random_state_alone(kind):
+    keras.utils.set_random_seed(123)
+    before = np.random.get_state()[1].copy()
+    a, b, c = (nextword.build_model(kind, V, N, seed=s, **TINY) for s in (1, 1, 2))
+    assert np.array_equal(np.random.get_state()[1], before)
+    for wa, wb in zip(a.get_weights(), b.get_weights()):
+        np.testing.assert_array_equal(wa, wb)
+    random = [w for w in a.get_weights() if w.ndim > 1 and np.ptp(w) > 0]  # drawn: not biases or norms
+    assert len({w.tobytes() for w in random}) == len(random)  # query, key, value: each its own draw
+    assert not np.array_equal(a.get_weights()[0], c.get_weights()[0])
+
+
+def test_package_exports_load_on_first_use():
+    from fwcourse.experiments.nextword import DEFAULT_RUN_DIR, Predictor, predict
+
+    assert Predictor is predict.Predictor and DEFAULT_RUN_DIR.name == "nextword"
+    assert {"build_model", "fit", "main"} <= set(dir(nextword))
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        nextword.nope
+
+
 def test_position_embedding_adds_a_vector_per_position():
     layer = nextword.PositionEmbedding(5)
     x = np.random.default_rng(0).standard_normal((2, 3, 4)).astype("float32")
@@ -186,9 +208,9 @@ def test_predict_ends_quietly_at_end_of_input(trained_run):
 
 
 def test_predict_without_a_model_says_how_to_train_one(tmp_path, capsys):
-    from fwcourse.experiments import nextword_cli
+    from fwcourse.experiments.nextword import predict_cli
 
-    assert nextword_cli.main(["--model", str(tmp_path / "missing")]) == 2
+    assert predict_cli.main(["--model", str(tmp_path / "missing")]) == 2
     assert "train-nextword" in capsys.readouterr().err
 
 

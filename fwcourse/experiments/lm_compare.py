@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import functools
 import json
 import math
 import os
@@ -31,7 +32,9 @@ from fwcourse import transformer
 from fwcourse.util import validate
 from fwcourse.util.peak_memory import with_peak_memory
 from fwcourse.util.envinfo import machine
-from fwcourse.util.results_file import DATA_DIR, load_records, write_records
+from fwcourse.experiments.runner import ResumableResults
+from fwcourse.util.results_file import DATA_DIR, load_records  # noqa: F401  (load_records: for readers of the file)
+from fwcourse.util.tables import cell, markdown_table
 
 METHODS = ("base", "base + dynamic eval", "FWL", "FWL + dynamic eval")
 TRIGRAM = "Kneser-Ney trigram"
@@ -281,14 +284,6 @@ def record(comparison: Comparison, seed: int, scale: str, sizes, seconds: float)
     })
 
 
-def _cell(value) -> str:
-    if value is None:  # an empty bin
-        return "–"
-    if not isinstance(value, float):
-        return str(value)
-    return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.4g}"
-
-
 def render_markdown(records: list[dict]) -> str:
     """The results page: per corpus and seed, the four-way table and the paper's two analyses."""
     lines = [
@@ -325,24 +320,21 @@ def render_markdown(records: list[dict]) -> str:
             f"FWL size {S['fwl_size']} with {S['attn_chunks']} chunks; {S['epochs']} epochs (weights of the "
             f"best validation epoch), batch "
             f"{S['batch_size']}; {r['eval_tokens']:,} held-out targets.", "",
-            "| method | " + " | ".join(COLUMNS) + " |", "|---|" + "---|" * len(COLUMNS),
         ]
-        lines += ["| " + " | ".join([row["method"]] + [_cell(row[c]) for c in COLUMNS]) + " |"
-                  for row in r["rows"]]
+        lines += markdown_table(["method", *COLUMNS], ([row["method"]] + [row[c] for c in COLUMNS]
+                                                       for row in r["rows"]))
         edges = r["by_position"]["edges"]
         bins = [f"{a}-{b - 1}" for a, b in zip(edges[:-1], edges[1:])]
         if bins:
             bins[-1] = f"{edges[-2]}-{edges[-1]}"  # the last bin includes its upper edge
-        lines += ["", "Perplexity by position of the target in its document:", "",
-                  "| method | " + " | ".join(bins) + " |", "|---|" + "---|" * len(bins)]
-        lines += ["| " + " | ".join([m] + [_cell(v) for v in vals]) + " |"
-                  for m, vals in r["by_position"]["perplexity"].items()]
+        lines += ["", "Perplexity by position of the target in its document:", ""]
+        lines += markdown_table(["method", *bins], ([m, *vals] for m, vals in r["by_position"]["perplexity"].items()))
         share = r["by_repetition"][0]["share repeated"]
         lines += ["", f"Perplexity on targets already seen earlier in the window ({100 * share:.0f}% of "
-                  "targets) and on first occurrences:", "",
-                  "| method | repeated | first occurrence |", "|---|---|---|"]
-        lines += [f"| {row['method']} | {_cell(row['repeated'])} | {_cell(row['first occurrence'])} |"
-                  for row in r["by_repetition"]]
+                  "targets) and on first occurrences:", ""]
+        lines += markdown_table(["method", "repeated", "first occurrence"],
+                                ([row["method"], row["repeated"], row["first occurrence"]]
+                                 for row in r["by_repetition"]))
         lrs = ", ".join(f"{m} {lr:g}" for m, lr in r["dynamic_lr"].items())
         lines += ["", f"Dynamic-evaluation step sizes chosen on validation: {lrs}."]
         lines[-1] += " Best validation epoch: " + ", ".join(
@@ -382,12 +374,12 @@ def render_summary(rows: list[dict]) -> list[str]:
     for key in dict.fromkeys((r["corpus"], r["scale"]) for r in rows):
         group = [r for r in rows if (r["corpus"], r["scale"]) == key]
         lines += ["", f"### {key[0]} corpus, {key[1]} scale: {len(group[0]['seeds'])} seed(s) "
-                      f"({', '.join(map(str, group[0]['seeds']))})", "",
-                  "| method | test perplexity, mean | sd | min-max | vs base | eval tokens/s |",
-                  "|---|---|---|---|---|---|"]
-        lines += [f"| {r['method']} | {_cell(r['perplexity'])} | {_cell(r['perplexity sd'])} | "
-                  f"{_cell(r['perplexity min'])}-{_cell(r['perplexity max'])} | "
-                  f"{100 * (r['vs base'] - 1):+.1f}% | {_cell(r['eval tokens/s'])} |" for r in group]
+                      f"({', '.join(map(str, group[0]['seeds']))})", ""]
+        lines += markdown_table(
+            ["method", "test perplexity, mean", "sd", "min-max", "vs base", "eval tokens/s"],
+            ([r["method"], r["perplexity"], r["perplexity sd"],
+              f"{cell(r['perplexity min'])}-{cell(r['perplexity max'])}", f"{100 * (r['vs base'] - 1):+.1f}%",
+              r["eval tokens/s"]] for r in group))
     return lines
 
 
@@ -410,30 +402,28 @@ def main(argv: list[str] | None = None) -> int:
     S = config.sizes("06")
     if args.epochs is not None:
         S.epochs = validate.positive_int(args.epochs, "--epochs")
-    args.out.mkdir(parents=True, exist_ok=True)
-    json_path, md_path = args.out / f"{RESULTS_NAME}.json", args.out / f"{RESULTS_NAME}.md"
-    records = load_records(json_path)
-
     def key(corpus, seed, sizes):  # a change to any size is a new run
         return corpus, seed, json.dumps(_jsonable(sizes), sort_keys=True)
 
-    done = {key(r["corpus"], r["seed"], r["sizes"]) for r in records}
+    results = ResumableResults(args.out, RESULTS_NAME, lambda r: key(r["corpus"], r["seed"], r["sizes"]),
+                               render_markdown)
     transformer.use_accelerator()
-    for seed in range(args.first_seed, args.first_seed + validate.positive_int(args.seeds, "--seeds")):
-        for corpus in args.corpus or S.corpora:
-            if key(corpus, seed, vars(S)) in done:  # resume: what is written is kept
-                continue
-            start = time.perf_counter()
-            try:
-                comparison = compare(corpus, S, seed)
-            except corpus_lib.CorpusError as err:  # a learner's file: one line, no traceback
-                print(f"compare-lm: {err}", file=sys.stderr)
-                return 2
-            records.append(record(comparison, seed, scale, S, time.perf_counter() - start))
-            write_records(json_path, records)
-            md_path.write_text(render_markdown(records))
-            ppl = {row["method"]: row["perplexity"] for row in records[-1]["rows"]}
-            print(f"{corpus} seed {seed}: " + ", ".join(f"{m} {p:.4g}" for m, p in ppl.items()), flush=True)
-    if records:
-        md_path.write_text(render_markdown(records))
+
+    def run(corpus, seed) -> dict:
+        start = time.perf_counter()
+        comparison = compare(corpus, S, seed)
+        return record(comparison, seed, scale, S, time.perf_counter() - start)
+
+    def report(r: dict) -> None:
+        ppl = {row["method"]: row["perplexity"] for row in r["rows"]}
+        print(f"{r['corpus']} seed {r['seed']}: " + ", ".join(f"{m} {p:.4g}" for m, p in ppl.items()), flush=True)
+
+    seeds = range(args.first_seed, args.first_seed + validate.positive_int(args.seeds, "--seeds"))
+    jobs = ((key(corpus, seed, vars(S)), functools.partial(run, corpus, seed))
+            for seed in seeds for corpus in args.corpus or S.corpora)
+    try:
+        results.run(jobs, report=report)
+    except corpus_lib.CorpusError as err:  # a learner's file: one line, no traceback
+        print(f"compare-lm: {err}", file=sys.stderr)
+        return 2
     return 0

@@ -175,7 +175,10 @@ print({k: round(v, 3) for k, v in results["Kneser-Ney trigram"].items()})
 
 # %%
 import tempfile
+import keras
 from fwcourse.experiments import nextword
+
+keras.utils.set_random_seed(0)  # the shuffling of the windows; each model seeds its own weights
 
 run_root = tempfile.mkdtemp(prefix="nb04-")
 models, histories = {}, {}

@@ -1,9 +1,9 @@
-"""``python -m fwcourse predict``: the seed's interactive loop, robust to whatever is typed or piped.
+"""``python -m fwcourse predict``: the student project's interactive loop, robust to what is typed or piped.
 
     Enter a 3 word phrase: We all love
     Top 5 possible words: to (9.1%), the (4.0%), ...
 
-"0" quits, as in the seed. A phrase of any length works (the last ``context`` words are used;
+"0" quits, as in the student project. A phrase of any length works (the last ``context`` words are used;
 fewer are padded as at the start of a document), punctuation is stripped, unknown words are
 reported, an empty line asks again, and end of input (Ctrl-D, a closed pipe) ends quietly.
 Train a model first with ``python -m fwcourse train-nextword``.
@@ -62,7 +62,7 @@ def loop(predictor, k: int = 5, stdin=None, stdout=None) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m fwcourse predict [--model DIR] [--top K]``."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up log off the loop
-    from fwcourse.experiments.nextword import DEFAULT_RUN_DIR
+    from fwcourse.experiments.nextword.run_dir import DEFAULT_RUN_DIR
 
     p = argparse.ArgumentParser(
         prog="python -m fwcourse predict",
@@ -75,7 +75,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.top < 1:
         p.error("--top must be at least 1")
     try:
-        from fwcourse.experiments.nextword import Predictor
+        from fwcourse.experiments.nextword.predict import Predictor
 
         predictor = Predictor.load(args.model)
     except (FileNotFoundError, ValueError) as err:

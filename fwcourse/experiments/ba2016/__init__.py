@@ -1,0 +1,35 @@
+"""Reproduction of Ba et al. (2016), Table 1: associative retrieval with RNN, IRNN, LSTM, an
+RNN + LayerNorm control and the fast-weight RNN, at R ∈ {20, 50, 100} hidden units.
+
+``python -m fwcourse reproduce ba2016 [--seeds N] [--models ...] [--sizes 20,50,100]`` trains each
+(model, R, seed) with early stopping on the validation error, and writes ``ba2016_results.json``
+(a list of records, one per trained model, each with its validation learning curve) and
+``ba2016_results.md`` (the test-error table, mean and spread over seeds, beside the paper's). The
+sizes of the data and the step budget come from the scale (``FWCOURSE_SCALE``, config block
+"03"). The command is resumable: records are written as each run finishes, and runs already in
+the JSON file are skipped.
+
+=========== =============================================================================
+``models``  the five models (:func:`build_model`) and the NumPy view of a trained fast-weight net
+``train``   one run with early stopping on the validation error (:func:`train_one`)
+``report``  results by budget, against the paper, plotted and rendered as the results page
+``cli``     the ``reproduce ba2016`` command
+=========== =============================================================================
+
+The names below are re-exported, so ``from fwcourse.experiments import ba2016;
+ba2016.train_one(...)`` works.
+"""
+from fwcourse.experiments.ba2016.models import MODELS, build_model, fast_weight_parts, recurrent_layer
+from fwcourse.experiments.ba2016.report import (
+    DEFAULT_OUT, LABELS, PAPER_TABLE, RESULTS_NAME, best_within, budget, budget_groups, budget_label,
+    compare_with_paper, load_results, plot_curves, render_markdown, step_marks, summarise,
+)
+from fwcourse.experiments.ba2016.train import error_rate, train_one
+from fwcourse.experiments.ba2016.cli import SIZES, main, run_key, settings_for_scale
+
+__all__ = [
+    "MODELS", "SIZES", "LABELS", "PAPER_TABLE", "RESULTS_NAME", "DEFAULT_OUT",
+    "recurrent_layer", "build_model", "fast_weight_parts", "error_rate", "train_one",
+    "load_results", "budget", "budget_label", "budget_groups", "step_marks", "summarise", "best_within",
+    "compare_with_paper", "plot_curves", "render_markdown", "run_key", "settings_for_scale", "main",
+]

@@ -1,0 +1,183 @@
+"""The results of the Ba et al. (2016) reproduction: grouped by training budget, summarised over
+seeds, compared with the paper's Table 1, plotted, and rendered as ``data/ba2016_results.md``."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from fwcourse.experiments.ba2016.models import MODELS
+from fwcourse.util.results_file import DATA_DIR, load_records
+from fwcourse.util.tables import markdown_table
+
+RESULTS_NAME = "ba2016_results"
+DEFAULT_OUT = DATA_DIR
+
+# Table 1 of the paper, test error in %, as reported (quoted, not reproduced here).
+PAPER_TABLE = {
+    "irnn": {20: 62.11, 50: 60.23, 100: 0.34},
+    "lstm": {20: 60.81, 50: 1.85, 100: 0.0},
+    "a-lstm": {20: 60.13, 50: 1.62, 100: 0.0},
+    "fastweights": {20: 1.81, 50: 0.0, 100: 0.0},
+}
+LABELS = {
+    "rnn": "RNN (tanh)", "irnn": "IRNN", "lstm": "LSTM", "a-lstm": "A-LSTM",
+    "rnn_ln": "RNN + LayerNorm control", "fastweights": "Fast weights",
+}
+
+
+def load_results(path: Path | str = DEFAULT_OUT / f"{RESULTS_NAME}.json") -> list[dict]:
+    """The records of ``python -m fwcourse reproduce ba2016`` (an empty list when there are none)."""
+    return load_records(Path(path))
+
+
+def budget(record: dict) -> tuple:
+    """A run's training budget: (max_steps, patience, max_minutes or None, learning-rate schedule)."""
+    st = record["settings"]
+    return st["max_steps"], st["patience"], st.get("max_minutes"), st.get("lr_schedule", "constant")
+
+
+def budget_label(record: dict) -> str:
+    """The budget of a run in words, e.g. "up to 8,000 steps a run, patience 12"."""
+    max_steps, patience, minutes, schedule = budget(record)
+    return (f"up to {max_steps:,} steps" + (f" or {minutes:g} minutes" if minutes else "") +
+            f" a run, patience {patience}" + ("" if schedule == "constant" else f", {schedule} learning rate"))
+
+
+def budget_groups(records: list[dict]) -> list[list[dict]]:
+    """The runs grouped by training budget: runs with a learning-rate schedule first (the most
+    complete protocol), then the largest step budget first."""
+    groups: dict[tuple, list[dict]] = {}
+    for r in records:
+        groups.setdefault(budget(r), []).append(r)
+    return [groups[k] for k in sorted(groups, key=lambda k: (k[3] == "constant", -k[0], -k[1]))]
+
+
+def step_marks(max_steps: int) -> list[int]:
+    """Steps at which to read the learning curves: 1, 3, 10, 30, ... between ``max_steps / 30``
+    and ``max_steps``, then ``max_steps`` itself."""
+    ladder = [m * 10**k for k in range(len(str(max_steps))) for m in (1, 3)]
+    return [m for m in ladder if max_steps / 30 <= m < max_steps] + [max_steps]
+
+
+def summarise(records: list[dict]) -> dict:
+    """``{(model, R): (mean, std, n)}`` of test error over seeds."""
+    groups: dict[tuple, list[float]] = {}
+    for r in records:
+        groups.setdefault((r["model"], r["R"]), []).append(r["test_error"])
+    return {k: (float(np.mean(v)), float(np.std(v)), len(v)) for k, v in groups.items()}
+
+
+def best_within(record: dict, budget: int) -> float | None:
+    """The best validation error a run had reached within ``budget`` steps (None if not evaluated)."""
+    errs = [e for s, e in record["curve"] if s <= budget]
+    return min(errs) if errs else None
+
+
+def compare_with_paper(records: list[dict], tolerance: float = 1.0) -> list[str]:
+    """One line per (model, R) in ``records`` that the paper reports: ours (mean over seeds), the
+    paper's, and whether they agree within ``tolerance`` percentage points.
+
+    Pass the runs of one training budget (an item of :func:`budget_groups`): a verdict is only
+    meaningful at a stated budget.
+    """
+    lines = []
+    for (model, units), (mean, std, n) in sorted(summarise(records).items(),
+                                                 key=lambda kv: (kv[0][1], MODELS.index(kv[0][0]))):
+        paper = PAPER_TABLE.get(model, {}).get(units)
+        if paper is None:
+            continue
+        same = abs(100 * mean - paper) <= tolerance
+        lines.append(f"{LABELS[model]:14s} R={units:<3d} ours {100 * mean:6.2f}% (n={n})  paper {paper:6.2f}%  "
+                     f"-> {'reproduced' if same else 'NOT reproduced'} (within {tolerance:g} point{'s' * (tolerance != 1)})")
+    return lines
+
+
+def plot_curves(records: list[dict], units: int, ax=None):
+    """Validation error (%) against training steps for every run at R = ``units``, one colour per model."""
+    import matplotlib.pyplot as plt
+
+    ax = plt.gca() if ax is None else ax
+    colours = dict(zip(MODELS, plt.rcParams["axes.prop_cycle"].by_key()["color"]))
+    seen = set()
+    for r in records:
+        if r["R"] != units:
+            continue
+        steps, errs = np.array(r["curve"], dtype=float).T
+        label = None if r["model"] in seen else LABELS[r["model"]]
+        seen.add(r["model"])
+        ax.plot(steps, 100 * errs, color=colours[r["model"]], label=label, alpha=0.8)
+    ax.set(xlabel="training steps", ylabel="validation error (%)", title=f"R = {units}", ylim=(0, 100))
+    if seen:
+        ax.legend(fontsize=8)
+    return ax
+
+
+def _percent(value: float) -> str:
+    return f"{value:.2f}%"
+
+
+def _results_table(records: list[dict]) -> list[str]:
+    """Markdown rows: our test error (mean ± std over seeds) beside the paper's, per model and R."""
+    table = summarise(records)
+    sizes = sorted({r["R"] for r in records})
+    models = [m for m in MODELS if any(r["model"] == m for r in records)]
+    header = ["model"] + [h for s in sizes for h in (f"R={s} ours", f"R={s} paper (quoted)")]
+    rows = []
+    for m in models + ["a-lstm"]:
+        row = [LABELS[m]]
+        for s in sizes:
+            ours = table.get((m, s))
+            if ours is None:
+                row.append("not run")
+            else:
+                spread = f" ± {100 * ours[1]:.2f}" if ours[2] > 1 else ""
+                row.append(f"{100 * ours[0]:.2f}%{spread} (n={ours[2]})")
+            row.append(PAPER_TABLE.get(m, {}).get(s))
+        rows.append(row)
+    return markdown_table(header, rows, formats=[None] + [None, _percent] * len(sizes))
+
+
+def _curve_table(records: list[dict], max_steps: int) -> list[str]:
+    """Markdown rows: the best validation error reached within each step mark, mean over seeds."""
+    marks = step_marks(max_steps)
+    header = ["model", "R"] + [f"≤ {b:,} steps" for b in marks] + ["steps run (mean)", "seconds (mean)"]
+    rows = []
+    for m in MODELS:
+        for s in sorted({r["R"] for r in records}):
+            runs = [r for r in records if r["model"] == m and r["R"] == s]
+            if not runs:
+                continue
+            best = [[v for v in (best_within(r, b) for r in runs) if v is not None] for b in marks]
+            rows.append([LABELS[m], s] + [100 * np.mean(v) if v else None for v in best] +
+                        [np.mean([r["steps"] for r in runs]), np.mean([r["seconds"] for r in runs])])
+    return markdown_table(header, rows, formats=[None, None] + [_percent] * len(marks) + [",.0f", ",.0f"])
+
+
+def render_markdown(all_records: list[dict]) -> str:
+    """The results page: one section per training budget (largest first), each with our table
+    beside the paper's, the verdicts, how the runs were made, and learning-curve read-outs."""
+    lines = [
+        "# Ba et al. (2016) associative retrieval: test error", "",
+        "Generated by `python -m fwcourse reproduce ba2016` (fwcourse/experiments/ba2016/); do not edit by hand.", "",
+        "Ours: mean ± standard deviation of the test error over seeds (n = number of seeds), best "
+        "weights by validation error. Paper: Table 1 of Ba et al. (2016), as reported, quoted "
+        "(not reproduced here; \"–\" = not in the paper). Each run stops after `max_steps` steps, "
+        "after `max_minutes` of training, at a validation error of 0, or after `patience` evaluations "
+        "(every `eval_every` steps) without a new best; seconds are wall-clock time on a machine "
+        "shared with other runs.",
+        f"Total training time of all runs on this page: {sum(r['seconds'] for r in all_records) / 60:.1f} min.",
+    ]
+    for records in budget_groups(all_records):
+        max_steps = budget(records[0])[0]
+        settings = records[0]["settings"]
+        lines += ["", f"## Budget: {budget_label(records[0])}", "",
+                  "Machine: " + "; ".join(sorted({r["machine"] for r in records})) + ".",
+                  f"Scale: {settings['scale']}. Settings: " +
+                  ", ".join(f"{k}={v}" for k, v in settings.items() if k not in ("scale", "seeds")) + ".", ""]
+        lines += _results_table(records)
+        lines += ["", "Against the paper, at this budget:", "", "```"] + compare_with_paper(records) + ["```"]
+        lines += ["", "Best validation error reached within a number of steps (mean over seeds), "
+                  "read from the learning curves in the JSON file:", ""]
+        lines += _curve_table(records, max_steps)
+    return "\n".join(lines) + "\n"
