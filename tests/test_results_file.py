@@ -6,6 +6,7 @@ import json
 import pytest
 
 from fwcourse.util import results_file
+from fwcourse.util.paths import data_dir
 
 
 def test_load_records_of_a_missing_file_is_empty(tmp_path):
@@ -40,7 +41,7 @@ def test_a_file_that_is_not_a_list_is_an_error_naming_it(tmp_path):
 
 def test_the_committed_results_load_and_each_says_where_it_was_made():
     for name in ("ba2016_results.json", "fwl_results.json"):
-        records = results_file.load_records(results_file.DATA_DIR / name)
+        records = results_file.load_records(data_dir() / name)
         assert records and all(isinstance(r, dict) for r in records), name
         for record in records:  # the machine line of fwcourse.util.envinfo.machine
             assert "CPU core(s) usable" in record["machine"] and "\n" not in record["machine"], name

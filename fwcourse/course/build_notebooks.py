@@ -34,16 +34,13 @@ from pathlib import Path
 import jupytext
 import nbformat
 
+from fwcourse.util.paths import repo_root
+
 BEGIN = "### BEGIN SOLUTION"
 END = "### END SOLUTION"
 STUB = 'raise NotImplementedError("Your code here: replace this line, then run the check below.")'
 KERNELSPEC = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
 _MARKER = re.compile(r"^(\s*)### (BEGIN|END) SOLUTION\s*$")
-
-
-def repo_root() -> Path:
-    """The course checkout this package lives in (notebooks/ beside fwcourse/)."""
-    return Path(__file__).resolve().parents[2]
 
 
 def strip_solutions(source: str, where: str = "cell") -> str:

@@ -33,7 +33,8 @@ from fwcourse.util import validate
 from fwcourse.util.peak_memory import with_peak_memory
 from fwcourse.util.envinfo import machine
 from fwcourse.experiments.runner import ResumableResults
-from fwcourse.util.results_file import DATA_DIR, load_records  # noqa: F401  (load_records: for readers of the file)
+from fwcourse.util.paths import data_dir
+from fwcourse.util.results_file import load_records  # noqa: F401  (load_records: for readers of the file)
 from fwcourse.util.tables import cell, markdown_table
 
 METHODS = ("base", "base + dynamic eval", "FWL", "FWL + dynamic eval")
@@ -144,19 +145,19 @@ def train(corpus: "lm_data.corpus.TokenCorpus", fwl: bool, S, seed: int = 0):
 
 def evaluate(model, windows: lm_data.LMWindows, dynamic_lr: float | None, S
              ) -> tuple[np.ndarray, float, float | None]:
-    """Per-token losses on ``windows``, tokens/s (a run after a warm-up) and the peak MiB added
-    while evaluating (warm-up and compilation included), statically or with dynamic evaluation."""
-    if dynamic_lr is None:
-        fn = lambda: transformer.token_losses(model, windows.tokens, windows.targets, S.batch_size)  # noqa: E731
-    else:
-        fn = lambda: dyn.dynamic_eval(  # noqa: E731
-            model, windows.tokens, windows.targets, windows.weights, doc=windows.doc,
-            chunk_len=S.dynamic_chunk, learning_rate=dynamic_lr,
-        )
+    """Per-token losses on ``windows``, tokens/s (timed after a warm-up on the first batch, which
+    compiles) and the peak MiB added while evaluating (warm-up and compilation included),
+    statically or with dynamic evaluation."""
+    def fn(w: lm_data.LMWindows):
+        if dynamic_lr is None:
+            return transformer.token_losses(model, w.tokens, w.targets, S.batch_size)
+        return dyn.dynamic_eval(model, w.tokens, w.targets, w.weights, doc=w.doc,
+                                chunk_len=S.dynamic_chunk, learning_rate=dynamic_lr)
+
     def warm_then_timed():
-        fn()  # warm-up: tracing and compilation are not evaluation speed
+        fn(windows.take(slice(0, S.batch_size)))  # tracing and compilation are not evaluation speed
         start = time.perf_counter()
-        out = fn()
+        out = fn(windows)
         return out, time.perf_counter() - start
 
     (losses, seconds), peak = with_peak_memory(warm_then_timed)
@@ -342,13 +343,20 @@ def render_markdown(records: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def run_sizes(sizes) -> str:
+    """The sizes that make a run what it is, as a key: all but ``corpora`` (which corpora a
+    command runs by default is not a size of any one run) and ``scale``."""
+    sizes = _jsonable(dict(vars(sizes) if not isinstance(sizes, dict) else sizes))
+    return json.dumps({k: v for k, v in sizes.items() if k not in ("corpora", "scale")}, sort_keys=True)
+
+
 def summary(records: list[dict]) -> list[dict]:
     """Per corpus, scale and sizes: each method's perplexity and eval tokens/s over the seeds, as
     mean, sample standard deviation, min and max, and the perplexity relative to the base model's
     (mean over seeds of each seed's ratio)."""
     groups: dict[tuple, list[dict]] = {}
     for r in records:
-        groups.setdefault((r["corpus"], r["scale"], json.dumps(r["sizes"], sort_keys=True)), []).append(r)
+        groups.setdefault((r["corpus"], r["scale"], run_sizes(r["sizes"])), []).append(r)
     out = []
     for (corpus_name, scale, _), runs in groups.items():
         for method in [row["method"] for row in runs[0]["rows"]]:
@@ -396,16 +404,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, default=1, help="seeds per corpus")
     parser.add_argument("--first-seed", type=int, default=0)
     parser.add_argument("--epochs", type=int, default=None, help="override the scale's training epochs")
-    parser.add_argument("--out", type=Path, default=DATA_DIR, help="folder for the results files")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="folder for the results files (default: data/ of the course checkout)")
     args = parser.parse_args([] if argv is None else list(argv))
     scale = config.scale()
     S = config.sizes("06")
     if args.epochs is not None:
         S.epochs = validate.positive_int(args.epochs, "--epochs")
     def key(corpus, seed, sizes):  # a change to any size is a new run
-        return corpus, seed, json.dumps(_jsonable(sizes), sort_keys=True)
+        return corpus, seed, run_sizes(sizes)
 
-    results = ResumableResults(args.out, RESULTS_NAME, lambda r: key(r["corpus"], r["seed"], r["sizes"]),
+    results = ResumableResults(args.out or data_dir(), RESULTS_NAME, lambda r: key(r["corpus"], r["seed"], r["sizes"]),
                                render_markdown)
     transformer.use_accelerator()
 

@@ -6,10 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-__all__ = ["DATA_DIR", "load_records", "write_records"]
-
-# Where the committed results live: data/ at the top of the repository.
-DATA_DIR = Path(__file__).resolve().parents[2] / "data"
+__all__ = ["load_records", "write_records"]
 
 
 def load_records(path: Path) -> list[dict]:

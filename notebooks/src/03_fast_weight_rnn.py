@@ -320,8 +320,9 @@ viz.frame_player(draw, len(text), description="step")
 
 # %%
 from IPython.display import Markdown, display
+from fwcourse.util.paths import data_dir
 
-results_md = ba2016.DEFAULT_OUT / "ba2016_results.md"
+results_md = data_dir() / "ba2016_results.md"
 records = ba2016.load_results()
 if records:
     display(Markdown(results_md.read_text()))

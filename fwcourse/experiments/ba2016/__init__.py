@@ -21,14 +21,14 @@ ba2016.train_one(...)`` works.
 """
 from fwcourse.experiments.ba2016.models import MODELS, build_model, fast_weight_parts, recurrent_layer
 from fwcourse.experiments.ba2016.report import (
-    DEFAULT_OUT, LABELS, PAPER_TABLE, RESULTS_NAME, best_within, budget, budget_groups, budget_label,
+    LABELS, PAPER_TABLE, RESULTS_NAME, best_within, budget, budget_groups, budget_label,
     compare_with_paper, load_results, plot_curves, render_markdown, step_marks, summarise,
 )
 from fwcourse.experiments.ba2016.train import error_rate, train_one
 from fwcourse.experiments.ba2016.cli import SIZES, main, run_key, settings_for_scale
 
 __all__ = [
-    "MODELS", "SIZES", "LABELS", "PAPER_TABLE", "RESULTS_NAME", "DEFAULT_OUT",
+    "MODELS", "SIZES", "LABELS", "PAPER_TABLE", "RESULTS_NAME",
     "recurrent_layer", "build_model", "fast_weight_parts", "error_rate", "train_one",
     "load_results", "budget", "budget_label", "budget_groups", "step_marks", "summarise", "best_within",
     "compare_with_paper", "plot_curves", "render_markdown", "run_key", "settings_for_scale", "main",

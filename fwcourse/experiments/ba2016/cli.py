@@ -12,7 +12,8 @@ import numpy as np
 from fwcourse.course import config
 from fwcourse.data import retrieval
 from fwcourse.experiments.ba2016.models import MODELS
-from fwcourse.experiments.ba2016.report import DEFAULT_OUT, RESULTS_NAME, render_markdown
+from fwcourse.experiments.ba2016.report import RESULTS_NAME, render_markdown
+from fwcourse.util.paths import data_dir
 from fwcourse.experiments.ba2016.train import train_one
 from fwcourse.experiments.runner import ResumableResults
 from fwcourse.util import validate
@@ -53,7 +54,8 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--models", default=",".join(MODELS),
                         help=f"comma-separated subset of {','.join(MODELS)}")
     parser.add_argument("--sizes", default=",".join(map(str, SIZES)), help="comma-separated R values")
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="folder for the results files")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="folder for the results files (default: data/ of the course checkout)")
     parser.add_argument("--max-steps", type=int, default=None, help="override the scale's step budget per run")
     parser.add_argument("--patience", type=int, default=None,
                         help="override the scale's early-stopping patience (in evaluations)")
@@ -98,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
         settings["patience"] = validate.positive_int(args.patience, "--patience")
     n_seeds = args.seeds if args.seeds is not None else settings["seeds"]
     seeds = range(args.first_seed, args.first_seed + n_seeds)
-    results = ResumableResults(args.out, RESULTS_NAME, record_key, render_markdown)
+    results = ResumableResults(args.out or data_dir(), RESULTS_NAME, record_key, render_markdown)
     data = retrieval.make_splits(settings["n_train"], settings["n_valid"], settings["n_test"],
                                  num_pairs=settings["num_pairs"], rng=settings["data_seed"])
     machine_line = machine()

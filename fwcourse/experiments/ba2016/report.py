@@ -7,11 +7,11 @@ from pathlib import Path
 import numpy as np
 
 from fwcourse.experiments.ba2016.models import MODELS
-from fwcourse.util.results_file import DATA_DIR, load_records
+from fwcourse.util.paths import data_dir
+from fwcourse.util.results_file import load_records
 from fwcourse.util.tables import markdown_table
 
 RESULTS_NAME = "ba2016_results"
-DEFAULT_OUT = DATA_DIR
 
 # Table 1 of the paper, test error in %, as reported (quoted, not reproduced here).
 PAPER_TABLE = {
@@ -26,9 +26,9 @@ LABELS = {
 }
 
 
-def load_results(path: Path | str = DEFAULT_OUT / f"{RESULTS_NAME}.json") -> list[dict]:
+def load_results(path: Path | str | None = None) -> list[dict]:
     """The records of ``python -m fwcourse reproduce ba2016`` (an empty list when there are none)."""
-    return load_records(Path(path))
+    return load_records(Path(path) if path is not None else data_dir() / f"{RESULTS_NAME}.json")
 
 
 def budget(record: dict) -> tuple:
