@@ -9,7 +9,8 @@ import matplotlib
 matplotlib.use("Agg")
 import numpy as np  # noqa: E402
 
-from fwcourse import associative_memory, viz  # noqa: E402
+from fwcourse import associative_memory  # noqa: E402
+from fwcourse.course import viz  # noqa: E402
 
 rng = np.random.default_rng(0)
 keys = rng.standard_normal((8, 8)) / np.sqrt(8)

@@ -23,7 +23,7 @@ def test_unknown_scale_lists_the_valid_ones(monkeypatch):
     monkeypatch.setenv(config.ENV_VAR, "huge")
     with pytest.raises(ValueError, match="quick, default, full"):
         config.scale()
-    with pytest.raises(ValueError, match="quick, default, full"):
+    with pytest.raises(ValueError, match="scale must be one of 'quick', 'default', 'full'; got 'tiny'"):
         config.set_scale("tiny")
 
 

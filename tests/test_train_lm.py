@@ -26,7 +26,7 @@ def test_command_is_listed():
     ("--seq-len", "0", "--seq-len must be >= 1"),
     ("--heads", "3", "divisible by --heads"),
     ("--lr", "-1", "--lr must be a positive"),
-    ("--corpus", "nope", "invalid choice"),
+    ("--corpus", "nope", "--corpus must be one of docstrings, stdlib, synthetic or an existing"),
 ])
 def test_bad_arguments_name_the_option(flag, value, match, capsys):
     with pytest.raises(SystemExit) as exit_info:

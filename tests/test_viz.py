@@ -5,7 +5,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from fwcourse import viz  # noqa: E402
+from fwcourse.course import viz  # noqa: E402
 
 
 def test_frame_indices_are_evenly_spaced_and_keep_both_ends():

@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 import time
 from pathlib import Path
@@ -66,6 +67,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
             p.error(f"--{name.replace('_', '-')} must be >= 1; got {getattr(args, name)}.")
     if not (args.lr > 0 and math.isfinite(args.lr)):
         p.error(f"--lr must be a positive number; got {args.lr}.")
+    if args.corpus not in lm_data.CORPORA and not os.path.exists(args.corpus):
+        p.error(f"--corpus must be one of {', '.join(lm_data.CORPORA)} or an existing .txt file or "
+                f"folder; got {args.corpus!r}.")
     if args.d_model % args.heads:
         p.error(f"--d-model ({args.d_model}) must be divisible by --heads ({args.heads}).")
     return args
