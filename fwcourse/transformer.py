@@ -25,6 +25,7 @@ from keras import ops
 
 from fwcourse.ngram import perplexity  # noqa: F401  (the course's one perplexity, used with token_losses)
 from fwcourse.util import validate
+from fwcourse.util.seeded_init import Initialisers
 from fwcourse.util.envinfo import visible_gpus
 
 _PACKAGE = "fwcourse"
@@ -284,6 +285,21 @@ def _compute_capability(gpu) -> float:
         return 0.0
 
 
+def seed_weights(model: keras.Model, seed: int) -> keras.Model:
+    """Draw the random weights of a built model again from ``seed`` alone, with the distributions
+    their layers use (kernels: Glorot uniform; embeddings: N(0, 0.02²)); biases, LayerNorm
+    parameters and step sizes start at constants and are left as they are. The global random
+    state is not touched: only entry points (commands, notebooks) seed globally."""
+    init = Initialisers(validate.positive_int(seed, "seed", minimum=0))
+    for weight in model.weights:
+        name = weight.name.rsplit("/", 1)[-1]
+        if name == "embeddings":
+            weight.assign(init("RandomNormal", stddev=0.02)(tuple(weight.shape), dtype=weight.dtype))
+        elif "kernel" in name:
+            weight.assign(init("GlorotUniform")(tuple(weight.shape), dtype=weight.dtype))
+    return model
+
+
 def build_lm(vocab_size: int, d_model: int, n_layers: int, n_heads: int, seq_len: int,
              fwl_size: int | None = None, attn_chunks: int = 1, mlp_ratio: int = 4,
              dropout: float = 0.0, pad_id: int | None = 0, learning_rate: float = 1e-3,
@@ -294,13 +310,13 @@ def build_lm(vocab_size: int, d_model: int, n_layers: int, n_heads: int, seq_len
     dataset of ``(tokens [B, T], next_tokens [B, T], weights [B, T])`` (see
     :func:`fwcourse.data.lm_data.lm_dataset`). Its exponential is the perplexity.
     """
-    if seed is not None:
-        keras.utils.set_random_seed(validate.positive_int(seed, "seed", minimum=0))
     validate.in_range(learning_rate, "learning_rate", 0, None, low_open=True)
     model = TransformerLM(vocab_size, d_model, n_layers, n_heads, seq_len, fwl_size=fwl_size,
                           attn_chunks=attn_chunks, mlp_ratio=mlp_ratio, dropout=dropout,
                           pad_id=pad_id)
     model(np.zeros((1, seq_len), dtype="int32"))
+    if seed is not None:
+        seed_weights(model, seed)
     if compile:
         compile_lm(model, learning_rate)
     return model

@@ -237,3 +237,19 @@ def test_runs_under_jax(run_under_jax):
         print("ok")
     """)
     assert out.strip().endswith("ok")
+
+
+def test_build_lm_seeds_its_weights_without_touching_the_global_random_state():
+    np.random.seed(123)
+    before = np.random.get_state()[1].copy()
+    sizes = dict(vocab_size=40, d_model=16, n_layers=1, n_heads=2, seq_len=8, fwl_size=8, compile=False)
+    a, b, c = tr.build_lm(**sizes, seed=3), tr.build_lm(**sizes, seed=3), tr.build_lm(**sizes, seed=4)
+    np.testing.assert_array_equal(np.random.get_state()[1], before)
+    random_weights = [w.path for w in a.weights if "kernel" in w.name or w.name == "embeddings"]
+    assert len(random_weights) >= 6  # embeddings, attention, MLP, FWL kernels
+    for wa, wb, wc in zip(a.weights, b.weights, c.weights):
+        np.testing.assert_array_equal(wa.numpy(), wb.numpy())  # same seed, same model
+        if wa.path in random_weights:
+            assert not np.allclose(wa.numpy(), wc.numpy())  # another seed, other weights
+    kernels = [w.numpy() for w in a.weights if "kernel" in w.name and len(w.shape) == 2]
+    assert len({k.tobytes() for k in kernels}) == len(kernels)  # each kernel its own draw

@@ -116,8 +116,8 @@ MINUTES: dict[str, dict[str, str]] = {
     "02": {"quick": "< 1", "default": "2", "full": "5"},
     "03": {"quick": "< 1", "default": "2", "full": "60"},
     "04": {"quick": "< 1", "default": "10", "full": "300"},
-    "05": {"quick": "< 1", "default": "5", "full": "60"},
-    "06": {"quick": "< 1", "default": "20", "full": "60"},
+    "05": {"quick": "< 1", "default": "15", "full": "60"},
+    "06": {"quick": "< 1", "default": "5", "full": "60"},
 }
 
 

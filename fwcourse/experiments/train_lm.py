@@ -151,6 +151,9 @@ def train(args: argparse.Namespace) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    import keras
+
+    keras.utils.set_random_seed(args.seed)  # the entry point seeds globally; build_lm does not
     try:
         train(args)
     except CorpusError as err:  # a learner's file: one line, no traceback
