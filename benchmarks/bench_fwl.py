@@ -161,6 +161,10 @@ def main(argv=None) -> int:
     parser.add_argument("--lengths", type=int, nargs="+", default=[256, 1024, 4096])
     parser.add_argument("--batch", type=int, default=4)
     parser.add_argument("--repeats", type=int, default=10)
+    parser.add_argument("--pairs", type=int, default=3,
+                        help="interleaved base/FWL measurements per model and length (median ratio)")
+    parser.add_argument("--models", nargs="+", default=None, metavar="NAME_PREFIX",
+                        help="only the models whose name starts with one of these (e.g. body)")
     parser.add_argument("--attention-batch", type=int, default=2,
                         help="batch of the attention table (larger on a GPU, where 2 is launch-bound)")
     parser.add_argument("--parts", nargs="+", choices=PARTS, default=list(PARTS), help="what to measure")
@@ -187,20 +191,27 @@ def main(argv=None) -> int:
         emit(f"## FWL model step time over base\n\nBatch {args.batch}; per step of `model.fit`: (fit over "
              f"{1 + args.repeats} batches - fit over 1 batch) / {args.repeats}, medians of 3 fits after one "
              f"that compiles; float32 on CPU, the course's mixed-precision "
-             f"policy on a GPU; FWL attn_chunks = T / {CHUNK_LEN}.\n")
-        emit("| model | T | base step (ms) | FWL step (ms) | measured ratio | predicted (FLOPs) | measured / predicted |")
+             f"policy on a GPU; FWL attn_chunks = T / {CHUNK_LEN}. Base and FWL are measured in "
+             f"{args.pairs} interleaved pairs (base, FWL, base, FWL, ...) in one process, so that a change "
+             f"of load on a shared machine falls on both; the ratio is the median of the pairs' "
+             f"ratios, with their range.\n")
+        emit("| model | T | base step (ms) | FWL step (ms) | measured ratio (range) | predicted (FLOPs) | measured / predicted |")
         emit("|---|---|---|---|---|---|---|")
-        for name, spec in MODELS.items():
+        chosen = {n: s for n, s in MODELS.items()
+                  if args.models is None or any(n.startswith(m) for m in args.models)}
+        for name, spec in chosen.items():
             vocab, d, layers, heads, fwl_size = spec
             for T in model_lengths:
                 chunks = chunks_for(T)
-                base = step_time(spec, T, args.batch, False, args.repeats)
-                fast = step_time(spec, T, args.batch, True, args.repeats)
+                pairs = [(step_time(spec, T, args.batch, False, args.repeats),
+                          step_time(spec, T, args.batch, True, args.repeats)) for _ in range(args.pairs)]
+                base, fast = (float(np.median([p[i] for p in pairs])) for i in (0, 1))
+                ratios = [f / b for b, f in pairs]
                 predicted = (forward_flops(T, vocab, d, layers, fwl_size, chunks)
                              / forward_flops(T, vocab, d, layers, None, chunks))
-                ratio = fast / base
-                emit(f"| {name} | {T} | {1e3 * base:.1f} | {1e3 * fast:.1f} | {ratio:.2f} | "
-                     f"{predicted:.2f} | {ratio / predicted:.2f} |")
+                ratio = float(np.median(ratios))
+                emit(f"| {name} | {T} | {1e3 * base:.1f} | {1e3 * fast:.1f} | {ratio:.2f} "
+                     f"({min(ratios):.2f}-{max(ratios):.2f}) | {predicted:.2f} | {ratio / predicted:.2f} |")
 
     if "attention" in args.parts:
         emit("\n## Causal linear attention: time(T) / time(first T)\n\n"
