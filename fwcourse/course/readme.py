@@ -51,7 +51,7 @@ def render() -> str:
             return f"{r['perplexity']:.1f}{sd}"
 
         text = (f"- **Fast Weight Layers, {corpus} corpus** (`data/fwl_results.md`, "
-                f"`FWCOURSE_SCALE=default python -m fwcourse compare-lm --corpus {corpus}`, "
+                f"`FWCOURSE_SCALE=default python -m fwcourse compare-lm --corpus {corpus} --seeds {seeds}`, "
                 f"{seeds} seed{'s' if seeds > 1 else ''}; test perplexity, mean ± sd): base {ppl('base')}, "
                 f"FWL {ppl('FWL')} ({100 * (fwl['vs base'] - 1):+.1f}% against base), base + dynamic "
                 f"evaluation {ppl('base + dynamic eval')}, FWL + dynamic evaluation "

@@ -54,7 +54,7 @@ print(config.describe("04"))
 #
 # The corpus is real English that needs no download: the **docstrings** of the Python standard
 # library and of the numpy, keras, matplotlib and tensorflow this course installs, read from their
-# source files with `ast` (nothing is imported), one document per module: about 1.9 million words
+# source files with `ast` (nothing is imported), one document per module: about 1.8 million words
 # (`data/corpora.md` describes it). The quick scale uses the standard library's part alone. Point
 # `corpus.load_split` at your own `.txt` file or folder to use other text, or fetch WikiText-2
 # with `python -m fwcourse corpus download wikitext-2` (its sha256 is checked).
