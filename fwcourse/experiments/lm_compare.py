@@ -105,9 +105,9 @@ class _StepTimer(keras.callbacks.Callback):
         return float(np.median(kept)) if kept else float("nan")
 
 
-def train(corpus: "lm_data.corpus.TokenCorpus", fwl: bool, S, seed: int = 0):
-    """Train the base (``fwl=False``) or FWL model with the sizes ``S`` (``config.sizes("06")``)
-    for ``S.epochs`` epochs, keeping the weights of the epoch with the lowest validation loss (so
+def train(corpus: "lm_data.corpus.TokenCorpus", fwl: bool, sizes, seed: int = 0):
+    """Train the base (``fwl=False``) or FWL model with ``sizes`` (``config.sizes("06")``)
+    for ``sizes.epochs`` epochs, keeping the weights of the epoch with the lowest validation loss (so
     that neither model is compared in an overfitted state: the corpora are small). Training does
     not stop at the first rise of the validation loss: it sometimes falls again later.
 
@@ -116,25 +116,25 @@ def train(corpus: "lm_data.corpus.TokenCorpus", fwl: bool, S, seed: int = 0):
     TensorFlow keep a step's buffers from one step to the next, so only the whole phase shows
     them). ``history.history["val_loss"]`` has one entry per epoch (absent without validation).
     """
-    windows = lm_data.lm_windows(corpus.train, S.seq_len)
-    valid = lm_data.lm_windows(corpus.valid, S.seq_len)
+    windows = lm_data.lm_windows(corpus.train, sizes.seq_len)
+    valid = lm_data.lm_windows(corpus.valid, sizes.seq_len)
     timer = _StepTimer()
     callbacks, validation = [timer], None
     if len(valid):
-        validation = lm_data.lm_dataset(valid, S.batch_size)
+        validation = lm_data.lm_dataset(valid, sizes.batch_size)
         # Patience = the whole budget: EarlyStopping only remembers and restores the best epoch.
-        callbacks.append(keras.callbacks.EarlyStopping("val_loss", patience=S.epochs,
+        callbacks.append(keras.callbacks.EarlyStopping("val_loss", patience=sizes.epochs,
                                                        restore_best_weights=True))
 
     def build_and_fit():
         model = transformer.build_lm(
-            corpus.tokenizer.size, S.d_model, S.n_layers, S.n_heads, S.seq_len,
-            fwl_size=S.fwl_size if fwl else None, attn_chunks=S.attn_chunks,
-            learning_rate=S.learning_rate, seed=seed,
+            corpus.tokenizer.size, sizes.d_model, sizes.n_layers, sizes.n_heads, sizes.seq_len,
+            fwl_size=sizes.fwl_size if fwl else None, attn_chunks=sizes.attn_chunks,
+            learning_rate=sizes.learning_rate, seed=seed,
         )
         history = model.fit(
-            lm_data.lm_dataset(windows, S.batch_size, shuffle=True, seed=seed),
-            validation_data=validation, epochs=S.epochs, verbose=0, callbacks=callbacks,
+            lm_data.lm_dataset(windows, sizes.batch_size, shuffle=True, seed=seed),
+            validation_data=validation, epochs=sizes.epochs, verbose=0, callbacks=callbacks,
             shuffle=False,  # the dataset shuffles
         )
         return model, history
@@ -143,19 +143,19 @@ def train(corpus: "lm_data.corpus.TokenCorpus", fwl: bool, S, seed: int = 0):
     return model, history, timer.step_s, peak
 
 
-def evaluate(model, windows: lm_data.LMWindows, dynamic_lr: float | None, S
+def evaluate(model, windows: lm_data.LMWindows, dynamic_lr: float | None, sizes
              ) -> tuple[np.ndarray, float, float | None]:
     """Per-token losses on ``windows``, tokens/s (timed after a warm-up on the first batch, which
     compiles) and the peak MiB added while evaluating (warm-up and compilation included),
     statically or with dynamic evaluation."""
     def fn(w: lm_data.LMWindows):
         if dynamic_lr is None:
-            return transformer.token_losses(model, w.tokens, w.targets, S.batch_size)
+            return transformer.token_losses(model, w.tokens, w.targets, sizes.batch_size)
         return dyn.dynamic_eval(model, w.tokens, w.targets, w.weights, doc=w.doc,
-                                chunk_len=S.dynamic_chunk, learning_rate=dynamic_lr)
+                                chunk_len=sizes.dynamic_chunk, learning_rate=dynamic_lr)
 
     def warm_then_timed():
-        fn(windows.take(slice(0, S.batch_size)))  # tracing and compilation are not evaluation speed
+        fn(windows.take(slice(0, sizes.batch_size)))  # tracing and compilation are not evaluation speed
         start = time.perf_counter()
         out = fn(windows)
         return out, time.perf_counter() - start
@@ -164,39 +164,39 @@ def evaluate(model, windows: lm_data.LMWindows, dynamic_lr: float | None, S
     return losses * (windows.weights > 0), float(windows.weights.sum() / seconds), peak
 
 
-def tune_dynamic_lr(model, windows: lm_data.LMWindows, S) -> float:
-    """The step size of ``S.dynamic_lrs`` with the lowest validation perplexity."""
-    if len(S.dynamic_lrs) == 1:
-        return float(S.dynamic_lrs[0])
+def tune_dynamic_lr(model, windows: lm_data.LMWindows, sizes) -> float:
+    """The step size of ``sizes.dynamic_lrs`` with the lowest validation perplexity."""
+    if len(sizes.dynamic_lrs) == 1:
+        return float(sizes.dynamic_lrs[0])
     best, best_ppl = None, np.inf
-    for lr in S.dynamic_lrs:
+    for lr in sizes.dynamic_lrs:
         losses = dyn.dynamic_eval(model, windows.tokens, windows.targets, windows.weights,
-                                  doc=windows.doc, chunk_len=S.dynamic_chunk, learning_rate=lr)
+                                  doc=windows.doc, chunk_len=sizes.dynamic_chunk, learning_rate=lr)
         ppl = transformer.perplexity(losses, windows.weights)
         if ppl < best_ppl:
             best, best_ppl = lr, ppl
     return float(best)
 
 
-def compare(corpus_name: str | os.PathLike, S, seed: int = 0) -> Comparison:
+def compare(corpus_name: str | os.PathLike, sizes, seed: int = 0) -> Comparison:
     """Train base and FWL models on a corpus (a name of :data:`fwcourse.data.lm_data.CORPORA` or a
     ``.txt`` file or folder) and evaluate the four methods and the trigram on its test split."""
-    corpus = lm_data.load_lm_corpus(corpus_name, max_tokens=S.max_tokens, n_docs=S.n_docs,
-                                    words_per_doc=S.words_per_doc, seed=seed,
-                                    max_train_tokens=S.max_train_tokens or None)
-    lm_data.require_tokens(corpus, S.seq_len, corpus_name)
-    test = lm_data.lm_windows(corpus.test, S.seq_len)
-    test = test.take(slice(0, S.eval_windows or len(test)))
-    valid = lm_data.lm_windows(corpus.valid, S.seq_len)
+    corpus = lm_data.load_lm_corpus(corpus_name, max_tokens=sizes.max_tokens, n_docs=sizes.n_docs,
+                                    words_per_doc=sizes.words_per_doc, seed=seed,
+                                    max_train_tokens=sizes.max_train_tokens or None)
+    lm_data.require_tokens(corpus, sizes.seq_len, corpus_name)
+    test = lm_data.lm_windows(corpus.test, sizes.seq_len)
+    test = test.take(slice(0, sizes.eval_windows or len(test)))
+    valid = lm_data.lm_windows(corpus.valid, sizes.seq_len)
     evaluations, lrs, models, epochs = {}, {}, {}, {}
     for fwl, name in ((False, "base"), (True, "FWL")):
-        model, history, step_s, train_peak = train(corpus, fwl, S, seed)
+        model, history, step_s, train_peak = train(corpus, fwl, sizes, seed)
         models[name] = model
         val = history.history.get("val_loss", [])
-        epochs[name] = (int(np.argmin(val)) + 1 if val else S.epochs, S.epochs)
-        lrs[name] = tune_dynamic_lr(model, valid.take(slice(0, S.tune_windows)), S)
+        epochs[name] = (int(np.argmin(val)) + 1 if val else sizes.epochs, sizes.epochs)
+        lrs[name] = tune_dynamic_lr(model, valid.take(slice(0, sizes.tune_windows)), sizes)
         for label, lr in ((name, None), (f"{name} + dynamic eval", lrs[name])):
-            losses, speed, eval_peak = evaluate(model, test, lr, S)
+            losses, speed, eval_peak = evaluate(model, test, lr, sizes)
             evaluations[label] = Evaluation(label, losses, speed, step_s, train_peak, eval_peak)
     start = time.perf_counter()
     losses = lm_data.trigram_losses(corpus, test)
@@ -310,17 +310,17 @@ def render_markdown(records: list[dict]) -> str:
     lines += render_summary(summary(records))
     lines += ["", "## Each run"]
     for r in records:
-        S = r["sizes"]
+        sizes = r["sizes"]
         default_epochs = config.sizes("06", r["scale"]).epochs
-        epochs_flag = "" if S["epochs"] == default_epochs else f" --epochs {S['epochs']}"
+        epochs_flag = "" if sizes["epochs"] == default_epochs else f" --epochs {sizes['epochs']}"
         lines += [
-            "", f"### {r['corpus']} corpus, {r['scale']} scale, {S['epochs']} epochs, seed {r['seed']}", "",
+            "", f"### {r['corpus']} corpus, {r['scale']} scale, {sizes['epochs']} epochs, seed {r['seed']}", "",
             f"Made by `FWCOURSE_SCALE={r['scale']} python -m fwcourse compare-lm --corpus {r['corpus']} "
             f"--first-seed {r['seed']}{epochs_flag}` in {r['seconds'] / 60:.1f} min on {r['machine']}, {r['date']}. "
-            f"Model: d_model {S['d_model']}, {S['n_layers']} layers, {S['n_heads']} heads, T = {S['seq_len']}, "
-            f"FWL size {S['fwl_size']} with {S['attn_chunks']} chunks; {S['epochs']} epochs (weights of the "
+            f"Model: d_model {sizes['d_model']}, {sizes['n_layers']} layers, {sizes['n_heads']} heads, T = {sizes['seq_len']}, "
+            f"FWL size {sizes['fwl_size']} with {sizes['attn_chunks']} chunks; {sizes['epochs']} epochs (weights of the "
             f"best validation epoch), batch "
-            f"{S['batch_size']}; {r['eval_tokens']:,} held-out targets.", "",
+            f"{sizes['batch_size']}; {r['eval_tokens']:,} held-out targets.", "",
         ]
         lines += markdown_table(["method", *COLUMNS], ([row["method"]] + [row[c] for c in COLUMNS]
                                                        for row in r["rows"]))
@@ -408,9 +408,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="folder for the results files (default: data/ of the course checkout)")
     args = parser.parse_args([] if argv is None else list(argv))
     scale = config.scale()
-    S = config.sizes("06")
+    sizes = config.sizes("06")
     if args.epochs is not None:
-        S.epochs = validate.positive_int(args.epochs, "--epochs")
+        sizes.epochs = validate.positive_int(args.epochs, "--epochs")
     def key(corpus, seed, sizes):  # a change to any size is a new run
         return corpus, seed, run_sizes(sizes)
 
@@ -421,16 +421,16 @@ def main(argv: list[str] | None = None) -> int:
     def run(corpus, seed) -> dict:
         start = time.perf_counter()
         keras.utils.set_random_seed(seed)  # the entry point seeds dropout and shuffling globally
-        comparison = compare(corpus, S, seed)
-        return record(comparison, seed, scale, S, time.perf_counter() - start)
+        comparison = compare(corpus, sizes, seed)
+        return record(comparison, seed, scale, sizes, time.perf_counter() - start)
 
     def report(r: dict) -> None:
         ppl = {row["method"]: row["perplexity"] for row in r["rows"]}
         print(f"{r['corpus']} seed {r['seed']}: " + ", ".join(f"{m} {p:.4g}" for m, p in ppl.items()), flush=True)
 
     seeds = range(args.first_seed, args.first_seed + validate.positive_int(args.seeds, "--seeds"))
-    jobs = ((key(corpus, seed, vars(S)), functools.partial(run, corpus, seed))
-            for seed in seeds for corpus in args.corpus or S.corpora)
+    jobs = ((key(corpus, seed, vars(sizes)), functools.partial(run, corpus, seed))
+            for seed in seeds for corpus in args.corpus or sizes.corpora)
     try:
         results.run(jobs, report=report)
     except corpus_lib.CorpusError as err:  # a learner's file: one line, no traceback
