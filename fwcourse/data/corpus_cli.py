@@ -19,7 +19,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-from fwcourse.data import corpus, docstrings, lm_data
+from fwcourse.data import corpus, dedup, docstrings, lm_data
 
 DOWNLOADS = {"wikitext-2": corpus.download_wikitext2,
              "tiny-shakespeare": corpus.download_corpus}
@@ -29,7 +29,7 @@ VOCABULARY = 8000  # the default scale's vocabulary, for the out-of-vocabulary s
 def describe(name, vocabulary: int = VOCABULARY) -> dict:
     """The statistics of one corpus (a built-in name or a path): see the module docstring."""
     split = lm_data.load_split(name)
-    words = {part: [dedup_words(t) for t in getattr(split, f"{part}_texts")]
+    words = {part: [dedup.words(t) for t in getattr(split, f"{part}_texts")]
              for part in ("train", "valid", "test")}
     counts = Counter(w for doc in words["train"] for w in doc)
     kept = {w for w, _ in counts.most_common(vocabulary - 2)}
@@ -44,18 +44,12 @@ def describe(name, vocabulary: int = VOCABULARY) -> dict:
         "test share out of vocabulary": sum(w not in kept for w in test) / max(len(test), 1),
         "vocabulary": vocabulary,
         "test share repeating an earlier word of its document": repeated / max(len(test), 1),
-        **{k: v for k, v in split.report.items()},
+        **split.report,
     }
     if isinstance(name, str) and name in corpus.BUILTIN:
         out["sources"] = {s: docstrings.source_version(s) for s in corpus.BUILTIN[name]}
         out["fingerprint"] = docstrings.fingerprint(corpus.load_documents(name))
     return out
-
-
-def dedup_words(text: str) -> list[str]:
-    from fwcourse.data import dedup
-
-    return dedup.words(text)
 
 
 def _repeats(doc: list[str]) -> int:

@@ -119,9 +119,11 @@ def leak_free_split(docs: Sequence[Document], split_fn, max_heldout_shared: floa
         raise ValueError("docs leave no validation or test document once the documents that "
                          f"share more than {max_heldout_shared:.0%} of their {n}-grams with "
                          "training are moved to training; give more (or more varied) documents.")
+    def part_shared(part):  # ``seen`` is the final training set's n-grams
+        return shared_fraction(np.concatenate([grams[name] for name, _ in part]), seen)
+
     report = {"documents_in": len(docs), "near_duplicates_removed": len(dropped),
               "moved_to_train": len(moved), "max_shared": max_shared,
               "max_heldout_shared": max_heldout_shared, "ngram": n,
-              "valid_shared": heldout_shared(split.train_texts, split.valid_texts, n),
-              "test_shared": heldout_shared(split.train_texts, split.test_texts, n)}
+              "valid_shared": part_shared(split.valid), "test_shared": part_shared(split.test)}
     return split, report
