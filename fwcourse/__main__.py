@@ -38,8 +38,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"fwcourse: unknown command {command!r}; `python -m fwcourse --help` lists the commands.",
               file=sys.stderr)
         return 2
-    module = importlib.import_module(COMMANDS[command][0])
-    return int(module.main(rest) or 0)
+    try:
+        module = importlib.import_module(COMMANDS[command][0])
+        return int(module.main(rest) or 0)
+    except KeyboardInterrupt:  # Ctrl-C is the user's choice, not an error: one line, no traceback
+        print(f"fwcourse {command}: interrupted.", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -52,6 +52,18 @@ def test_dispatch_passes_the_rest_of_the_line_and_returns_mains_status(monkeypat
     assert calls == [["--a", "1"], []]
 
 
+def test_ctrl_c_is_one_line_and_exit_130(monkeypatch, capsys):
+    fake = types.ModuleType("fwcourse_fake_interrupted")
+
+    def interrupted(argv):
+        raise KeyboardInterrupt
+    fake.main = interrupted
+    monkeypatch.setitem(sys.modules, fake.__name__, fake)
+    monkeypatch.setitem(cli.COMMANDS, "fake", (fake.__name__, "a fake command"))
+    assert cli.main(["fake"]) == 130
+    assert capsys.readouterr().err == "fwcourse fake: interrupted.\n"
+
+
 def test_python_dash_m_fwcourse_runs_the_dispatcher():
     """One real process: the module entry point (cheap: no command module is imported)."""
     ok = subprocess.run([sys.executable, "-m", "fwcourse", "--help"], capture_output=True, text=True, timeout=120)
