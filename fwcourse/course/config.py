@@ -90,7 +90,7 @@ SIZES: dict[str, dict[str, dict]] = {
                       dynamic_lrs=(0.01,), tune_windows=2, eval_windows=6, demo_len=12,
                       scaling_lengths=(256, 1024)),
         # corpora: what notebook 06 runs live. The docstring comparison (600k training words of
-        # the 1.6M, 240 test windows) takes about 40 CPU-minutes a seed, so at this scale the
+        # the 1.6M, 240 test windows) takes most of an hour a seed on one core, so at this scale the
         # notebook shows the committed results of `compare-lm --corpus docstrings` instead.
         "default": dict(corpora=("synthetic",), n_docs=160, words_per_doc=500,
                         max_tokens=8000, max_train_tokens=600_000, seq_len=256, d_model=64,

@@ -357,7 +357,7 @@ else:
 # after an interruption (re-run the same command):
 #
 # ```
-# python -m fwcourse train-nextword --model lstm --out runs/lstm          # default corpus
+# python -m fwcourse train-nextword --model lstm --out runs/lstm          # docstring corpus
 # python -m fwcourse train-nextword --corpus my_texts/ --model fastweights --context 4 --out runs/fw
 # python -m fwcourse predict --model runs/lstm                             # "0" or Ctrl-D quits
 # echo "the value of" | python -m fwcourse predict --model runs/lstm       # piped input works too
