@@ -1,4 +1,5 @@
 """fwcourse.experiments.lm_compare: notebook 06's four-way comparison, its cost columns and its analyses."""
+import json
 import math
 
 import numpy as np
@@ -85,7 +86,7 @@ def test_command_writes_the_results_page_and_resumes_from_it(comparison, tmp_pat
     for row in comparison.table():  # every method's perplexity is on the page, as measured
         assert f"| {row['method']} | {row['perplexity']:.4g} |" in page
     assert "### synthetic corpus, quick scale, 1 epochs, seed 0" in page and "compare-lm --corpus synthetic" in page
-    assert "### synthetic corpus, quick scale: 1 seed(s) (0)" in page  # the summary over seeds
+    assert "### synthetic corpus, quick scale, 1 epochs: 1 seed(s) (0)" in page  # the summary over seeds
     # Run again: the finished comparison is kept, not recomputed; a new seed is added.
     assert lm_compare.main(["--corpus", "synthetic", "--out", str(tmp_path)]) == 0
     assert calls == ["synthetic"]
@@ -95,3 +96,19 @@ def test_command_writes_the_results_page_and_resumes_from_it(comparison, tmp_pat
     # A longer training budget is a run of its own, and the page says how to repeat it.
     assert lm_compare.main(["--corpus", "synthetic", "--epochs", "3", "--out", str(tmp_path)]) == 0
     assert len(calls) == 3 and "--first-seed 0 --epochs 3`" in (tmp_path / "fwl_results.md").read_text()
+
+
+def test_summary_keeps_runs_of_other_sizes_apart():
+    def rec(seed, epochs, base, fwl):
+        rows = [{"method": "base", "perplexity": base, "eval tokens/s": 10.0},
+                {"method": "FWL", "perplexity": fwl, "eval tokens/s": 5.0}]
+        return {"corpus": "c", "scale": "default", "seed": seed, "rows": rows,
+                "sizes": {"epochs": epochs, "corpora": ["c"], "scale": "default"}}
+    rows = lm_compare.summary([rec(0, 6, 100.0, 80.0), rec(1, 6, 120.0, 90.0), rec(0, 2, 200.0, 190.0)])
+    six = {r["method"]: r for r in rows if json.loads(r["sizes"])["epochs"] == 6}
+    assert six["FWL"]["seeds"] == [0, 1] and six["FWL"]["perplexity"] == pytest.approx(85.0)
+    assert six["FWL"]["vs base"] == pytest.approx((0.8 + 0.75) / 2)
+    assert six["FWL"]["perplexity sd"] == pytest.approx(np.std([80.0, 90.0], ddof=1))
+    page = "\n".join(lm_compare.render_summary(rows))
+    assert "### c corpus, default scale, 6 epochs: 2 seed(s) (0, 1)" in page
+    assert "### c corpus, default scale, 2 epochs: 1 seed(s) (0)" in page

@@ -358,12 +358,12 @@ def summary(records: list[dict]) -> list[dict]:
     for r in records:
         groups.setdefault((r["corpus"], r["scale"], run_sizes(r["sizes"])), []).append(r)
     out = []
-    for (corpus_name, scale, _), runs in groups.items():
+    for (corpus_name, scale, sizes), runs in groups.items():
         for method in [row["method"] for row in runs[0]["rows"]]:
             ppl = np.array([_row(r, method)["perplexity"] for r in runs])
             base = np.array([_row(r, "base")["perplexity"] for r in runs])
             speed = np.array([_row(r, method)["eval tokens/s"] for r in runs])
-            out.append({"corpus": corpus_name, "scale": scale, "method": method,
+            out.append({"corpus": corpus_name, "scale": scale, "sizes": sizes, "method": method,
                         "seeds": sorted(r["seed"] for r in runs), "perplexity": float(ppl.mean()),
                         "perplexity sd": float(ppl.std(ddof=1)) if len(ppl) > 1 else None,
                         "perplexity min": float(ppl.min()), "perplexity max": float(ppl.max()),
@@ -377,12 +377,13 @@ def _row(record: dict, method: str) -> dict:
 
 
 def render_summary(rows: list[dict]) -> list[str]:
-    """Markdown lines of :func:`summary`: one table per corpus and scale."""
+    """Markdown lines of :func:`summary`: one table per corpus, scale and sizes."""
     lines = []
-    for key in dict.fromkeys((r["corpus"], r["scale"]) for r in rows):
-        group = [r for r in rows if (r["corpus"], r["scale"]) == key]
-        lines += ["", f"### {key[0]} corpus, {key[1]} scale: {len(group[0]['seeds'])} seed(s) "
-                      f"({', '.join(map(str, group[0]['seeds']))})", ""]
+    for key in dict.fromkeys((r["corpus"], r["scale"], r["sizes"]) for r in rows):
+        group = [r for r in rows if (r["corpus"], r["scale"], r["sizes"]) == key]
+        epochs = json.loads(key[2])["epochs"]
+        lines += ["", f"### {key[0]} corpus, {key[1]} scale, {epochs} epochs: {len(group[0]['seeds'])} "
+                      f"seed(s) ({', '.join(map(str, group[0]['seeds']))})", ""]
         lines += markdown_table(
             ["method", "test perplexity, mean", "sd", "min-max", "vs base", "eval tokens/s"],
             ([r["method"], r["perplexity"], r["perplexity sd"],
