@@ -301,13 +301,15 @@ class FWLBlock(keras.layers.Layer):
     def _step(self, name: str):
         return ops.cast(self.step_sizes[name], self.compute_dtype)
 
-    def _first_layer_fast(self, s: dict):
-        """z1 at θ - η∇: x_t W1 + b1 - η_W1 Σ_{s<t} (x_t·x_s) δ1_s - η_b1 Σ_{s<t} δ1_s."""
-        z1_fast = (
-            s["z1"]
-            - self._step("kernel1") * self._attend(s["x"], s["x"], s["grad_z1"])
-            - self._step("bias1") * self._running_sum(s["grad_z1"])
-        )
+    def _first_layer_fast(self, s: dict, state: dict | None = None):
+        """z1 at θ - η∇: x_t W1 + b1 - η_W1 Σ_{s<t} (x_t·x_s) δ1_s - η_b1 Σ_{s<t} δ1_s
+        (plus x_t S and the carried bias sum, with ``state`` from earlier windows)."""
+        grad_w = self._attend(s["x"], s["x"], s["grad_z1"])
+        grad_b = self._running_sum(s["grad_z1"])
+        if state is not None:
+            grad_w = grad_w + ops.matmul(s["x"], state["kernel1"])
+            grad_b = grad_b + state["bias1"][:, None]
+        z1_fast = s["z1"] - self._step("kernel1") * grad_w - self._step("bias1") * grad_b
         r1_fast = ops.relu(z1_fast)
         return r1_fast * r1_fast
 
@@ -327,19 +329,65 @@ class FWLBlock(keras.layers.Layer):
         ones = ops.ones_like(value[..., :1])
         return self._attend(ones, ones, value)
 
-    def call(self, x, labels, weights):
+    def call(self, x, labels, weights, state=None, carry: float = 1.0):
+        """Logits [B, T, V]; with ``state`` (see :meth:`initial_state`), ``(logits, new_state)``.
+
+        ``state`` holds, per sequence, the inner-loss gradients of the earlier windows of its
+        document (:mod:`fwcourse.fwl_carry`, beyond the paper): they are added to this window's
+        running sums, so that position t steps on the gradient of every earlier token, not only
+        those of its window. ``new_state = carry · (state + this window's gradient)``: a window j
+        windows back weighs ``carry**j`` (0 forgets, giving the plain layer; 1 sums them all).
+        """
         s = self._slow_pass_and_gradients(x, labels, weights)
-        a1_fast = self._first_layer_fast(s)
-        z2_fast = (
-            ops.matmul(a1_fast, self.kernel2)
-            + self.bias2
-            - self._step("kernel2") * self._attend(a1_fast, s["a1"], s["grad_z2"])
-            - self._step("bias2") * self._running_sum(s["grad_z2"])
-        )
+        if state is not None:
+            carry = validate.in_range(carry, "carry", 0, 1)
+            state = self._checked_state(state, ops.shape(x)[0])
+        a1_fast = self._first_layer_fast(s, state)
+        grads = {
+            "kernel2": self._attend(a1_fast, s["a1"], s["grad_z2"]),
+            "bias2": self._running_sum(s["grad_z2"]),
+            "ln_scale": self._running_sum(s["grad_h"] * s["n2"]),
+            "ln_offset": self._running_sum(s["grad_h"]),
+        }
+        if state is not None:
+            grads["kernel2"] = grads["kernel2"] + ops.matmul(a1_fast, state["kernel2"])
+            for p in ("bias2", "ln_scale", "ln_offset"):
+                grads[p] = grads[p] + state[p][:, None]
+        z2_fast = (ops.matmul(a1_fast, self.kernel2) + self.bias2
+                   - self._step("kernel2") * grads["kernel2"] - self._step("bias2") * grads["bias2"])
         n2_fast, _ = self._normalize(z2_fast)
-        g_fast = self.ln_scale - self._step("ln_scale") * self._running_sum(s["grad_h"] * s["n2"])
-        beta_fast = self.ln_offset - self._step("ln_offset") * self._running_sum(s["grad_h"])
-        return ops.matmul(n2_fast * g_fast + beta_fast, self.out_kernel) + self.out_bias
+        g_fast = self.ln_scale - self._step("ln_scale") * grads["ln_scale"]
+        beta_fast = self.ln_offset - self._step("ln_offset") * grads["ln_offset"]
+        logits = ops.matmul(n2_fast * g_fast + beta_fast, self.out_kernel) + self.out_bias
+        if state is None:
+            return logits
+        window = {  # ∇θ of this window's whole inner loss, per sequence
+            "kernel1": ops.einsum("btd,bth->bdh", s["x"], s["grad_z1"]),
+            "bias1": ops.sum(s["grad_z1"], axis=1),
+            "kernel2": ops.einsum("bth,bts->bhs", s["a1"], s["grad_z2"]),
+            "bias2": ops.sum(s["grad_z2"], axis=1),
+            "ln_scale": ops.sum(s["grad_h"] * s["n2"], axis=1),
+            "ln_offset": ops.sum(s["grad_h"], axis=1),
+        }
+        carry = ops.cast(carry, self.compute_dtype)
+        return logits, {p: carry * (state[p] + window[p]) for p in FAST_PARAMS}
+
+    def _checked_state(self, state, batch_size) -> dict:
+        if not isinstance(state, dict) or set(state) != set(FAST_PARAMS):
+            raise ValueError(f"state must be a dict with keys {FAST_PARAMS} (see initial_state); "
+                             f"got {type(state).__name__} {sorted(state) if isinstance(state, dict) else ''}.")
+        for p in FAST_PARAMS:
+            want = (batch_size, *getattr(self, p).shape)
+            if tuple(state[p].shape) != want:
+                raise ValueError(f"state[{p!r}] must have shape {want} ([batch, *{p} shape]); "
+                                 f"got {tuple(state[p].shape)}.")
+        return {p: ops.cast(state[p], self.compute_dtype) for p in FAST_PARAMS}
+
+    def initial_state(self, batch_size: int) -> dict:
+        """Zero carried gradients for ``batch_size`` sequences: {parameter: [B, *its shape]}."""
+        batch_size = validate.positive_int(batch_size, "batch_size")
+        return {p: ops.zeros((batch_size, *getattr(self, p).shape), self.compute_dtype)
+                for p in FAST_PARAMS}
 
     def update_contributions(self, x, labels, weights) -> dict[str, np.ndarray]:
         """How much each earlier token s changed the fast weights used at position t (for plots).

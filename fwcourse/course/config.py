@@ -87,7 +87,7 @@ SIZES: dict[str, dict[str, dict]] = {
                       max_train_tokens=0,
                       seq_len=64, d_model=32, n_layers=1, n_heads=2, fwl_size=32, attn_chunks=4,
                       batch_size=8, epochs=1, learning_rate=3e-3, dynamic_chunk=16,
-                      dynamic_lrs=(0.01,), tune_windows=2, eval_windows=6, demo_len=12,
+                      dynamic_lrs=(0.01,), tune_windows=2, eval_windows=6, carries=(0.0, 1.0), demo_len=12,
                       scaling_lengths=(256, 1024)),
         # corpora: what notebook 06 runs live. The docstring comparison (600k training words of
         # the 1.6M, 240 test windows) takes most of an hour a seed on one core, so at this scale the
@@ -98,13 +98,13 @@ SIZES: dict[str, dict[str, dict]] = {
                         learning_rate=2e-3,
                         dynamic_chunk=32, dynamic_lrs=(0.001, 0.003, 0.01, 0.03, 0.1),
                         tune_windows=8,
-                        eval_windows=240,
+                        eval_windows=240, carries=(0.0, 0.25, 0.5, 0.75, 1.0),
                         demo_len=24, scaling_lengths=(256, 1024, 4096)),
         "full": dict(corpora=("docstrings", "synthetic"), n_docs=2000, words_per_doc=2000,
                      max_tokens=16000, max_train_tokens=0, seq_len=1024, d_model=256, n_layers=4, n_heads=8,
                      fwl_size=256, attn_chunks=16, batch_size=16, epochs=20, learning_rate=1e-3,
                      dynamic_chunk=64, dynamic_lrs=(0.001, 0.003, 0.01, 0.03), tune_windows=32,
-                     eval_windows=0,
+                     eval_windows=0, carries=(0.0, 0.25, 0.5, 0.75, 1.0),
                      demo_len=32, scaling_lengths=(1024, 4096, 16384)),
     },
 }

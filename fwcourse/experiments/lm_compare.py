@@ -1,8 +1,9 @@
-"""Notebook 06's experiment: base LM, + dynamic evaluation, + Fast Weight Layer, FWL + dynamic evaluation.
+"""Notebook 06's experiment: base LM, + dynamic evaluation, + Fast Weight Layer, FWL + dynamic evaluation,
+and (beyond the paper) the FWL with its fast-weight state carried through the document.
 
 For one corpus (a built-in one of :data:`fwcourse.data.lm_data.CORPORA`, or a ``.txt`` file or folder)
 :func:`compare` trains the base transformer LM and the same model with a FWL head
-(:mod:`fwcourse.transformer`), then scores the held-out documents four ways (and with notebook
+(:mod:`fwcourse.transformer`), then scores the held-out documents five ways (and with notebook
 04's Kneser-Ney trigram, the count-based baseline any neural model must beat), recording per-token losses so that the paper's
 analyses can be redone: perplexity by position in the document (:func:`by_position`) and on
 repeated vs first-occurrence tokens (:func:`by_repetition`). Costs measured in the same run:
@@ -25,7 +26,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from fwcourse import dynamic_eval as dyn
+from fwcourse import dynamic_eval as dyn, fwl_carry
 from fwcourse.course import config
 from fwcourse.data import corpus as corpus_lib, lm_data
 from fwcourse import transformer
@@ -37,7 +38,8 @@ from fwcourse.util.paths import data_dir
 from fwcourse.util.results_file import load_records  # noqa: F401  (load_records: for readers of the file)
 from fwcourse.util.tables import cell, markdown_table
 
-METHODS = ("base", "base + dynamic eval", "FWL", "FWL + dynamic eval")
+METHODS = ("base", "base + dynamic eval", "FWL", "FWL + dynamic eval", "FWL + carried state")
+CARRIED = METHODS[-1]  # beyond the paper: the FWL's state carried through the document (fwl_carry)
 TRIGRAM = "Kneser-Ney trigram"
 
 
@@ -58,13 +60,14 @@ class Evaluation:
 
 @dataclass
 class Comparison:
-    """The four evaluations of one corpus on the same held-out windows."""
+    """The five evaluations of one corpus on the same held-out windows."""
 
     corpus: str
     windows: lm_data.LMWindows
     evaluations: dict[str, Evaluation]
     repeated: np.ndarray
     dynamic_lr: dict[str, float] = field(default_factory=dict)
+    carry: float | None = None  # the FWL's carry λ, chosen on validation documents
     epochs: dict[str, tuple[int, int]] = field(default_factory=dict)  # model -> (best epoch, epochs run)
     models: dict[str, keras.Model] = field(default_factory=dict)
     tokenizer: object = None
@@ -143,12 +146,15 @@ def train(corpus: "lm_data.corpus.TokenCorpus", fwl: bool, sizes, seed: int = 0)
     return model, history, timer.step_s, peak
 
 
-def evaluate(model, windows: lm_data.LMWindows, dynamic_lr: float | None, sizes
-             ) -> tuple[np.ndarray, float, float | None]:
+def evaluate(model, windows: lm_data.LMWindows, dynamic_lr: float | None, sizes,
+             carry: float | None = None) -> tuple[np.ndarray, float, float | None]:
     """Per-token losses on ``windows``, tokens/s (timed after a warm-up on the first batch, which
     compiles) and the peak MiB added while evaluating (warm-up and compilation included),
-    statically or with dynamic evaluation."""
+    statically, with dynamic evaluation (``dynamic_lr``) or with the FWL's state carried through
+    each document (``carry``, :mod:`fwcourse.fwl_carry`)."""
     def fn(w: lm_data.LMWindows):
+        if carry is not None:
+            return fwl_carry.carried_losses(model, w, carry, sizes.batch_size)
         if dynamic_lr is None:
             return transformer.token_losses(model, w.tokens, w.targets, sizes.batch_size)
         return dyn.dynamic_eval(model, w.tokens, w.targets, w.weights, doc=w.doc,
@@ -180,7 +186,7 @@ def tune_dynamic_lr(model, windows: lm_data.LMWindows, sizes) -> float:
 
 def compare(corpus_name: str | os.PathLike, sizes, seed: int = 0) -> Comparison:
     """Train base and FWL models on a corpus (a name of :data:`fwcourse.data.lm_data.CORPORA` or a
-    ``.txt`` file or folder) and evaluate the four methods and the trigram on its test split."""
+    ``.txt`` file or folder) and evaluate the five methods and the trigram on its test split."""
     corpus = lm_data.load_lm_corpus(corpus_name, max_tokens=sizes.max_tokens, n_docs=sizes.n_docs,
                                     words_per_doc=sizes.words_per_doc, seed=seed,
                                     max_train_tokens=sizes.max_train_tokens or None)
@@ -198,13 +204,19 @@ def compare(corpus_name: str | os.PathLike, sizes, seed: int = 0) -> Comparison:
         for label, lr in ((name, None), (f"{name} + dynamic eval", lrs[name])):
             losses, speed, eval_peak = evaluate(model, test, lr, sizes)
             evaluations[label] = Evaluation(label, losses, speed, step_s, train_peak, eval_peak)
+    # as many validation windows as test windows: a carry matters only past a document's first window
+    carry = fwl_carry.tune_carry(models["FWL"], valid.take(slice(0, sizes.eval_windows or len(valid))),
+                                 sizes.carries, sizes.batch_size)
+    losses, speed, eval_peak = evaluate(models["FWL"], test, None, sizes, carry=carry)
+    evaluations[CARRIED] = Evaluation(CARRIED, losses, speed, evaluations["FWL"].train_step_s,
+                                      evaluations["FWL"].train_peak_mib, eval_peak)
     start = time.perf_counter()
     losses = lm_data.trigram_losses(corpus, test)
     speed = float(test.weights.sum() / (time.perf_counter() - start))
     evaluations[TRIGRAM] = Evaluation(TRIGRAM, losses, speed, float("nan"), None, None)
     repeated = lm_data.repeat_mask(test.tokens, test.targets)
     return Comparison(str(corpus_name), test, {m: evaluations[m] for m in (TRIGRAM, *METHODS)},
-                      repeated, lrs, epochs, models, corpus.tokenizer)
+                      repeated, lrs, carry, epochs, models, corpus.tokenizer)
 
 
 def fwl_update_sources(model, tokens) -> np.ndarray:
@@ -279,6 +291,7 @@ def record(comparison: Comparison, seed: int, scale: str, sizes, seconds: float)
         "by_position": {"edges": edges.tolist(), "perplexity": {m: v.tolist() for m, v in ppl.items()}},
         "by_repetition": by_repetition(comparison),
         "dynamic_lr": comparison.dynamic_lr,
+        "carry": comparison.carry,
         "epochs": comparison.epochs,
         "eval_tokens": int((comparison.windows.weights > 0).sum()),
         "seconds": seconds, "machine": machine(), "date": datetime.date.today().isoformat(),
@@ -286,14 +299,18 @@ def record(comparison: Comparison, seed: int, scale: str, sizes, seconds: float)
 
 
 def render_markdown(records: list[dict]) -> str:
-    """The results page: per corpus and seed, the four-way table and the paper's two analyses."""
+    """The results page: per corpus and seed, the five-way table and the paper's two analyses."""
     lines = [
         "# Fast Weight Layers against dynamic evaluation (notebook 06's comparison)", "",
         "Generated by `python -m fwcourse compare-lm` (fwcourse/experiments/lm_compare.py); do not edit by hand.", "",
         "The same transformer LM (notebook 05) trained twice on the same data, with a plain "
         "unembedding (base) and with a Fast Weight Layer head (FWL); both scored on the held-out "
         "documents statically and with dynamic evaluation (an SGD step on every chunk of tokens "
-        "already seen, its step size chosen on validation documents). Perplexity is over the held-"
+        "already seen, its step size chosen on validation documents). FWL + carried state, beyond "
+        "the paper, is the same FWL model reading each document's windows in order with its "
+        "fast-weight state (the inner-loss gradients of the earlier windows, weighted by a carry λ "
+        "chosen on validation documents) carried from window to window (fwcourse/fwl_carry.py). "
+        "Perplexity is over the held-"
         "out targets; eval tokens/s and the peak memory of training and of evaluation (the most "
         "memory in use beyond what was in use when the phase began, building and compiling "
         "included: resident memory on a CPU, allocator memory on a GPU) are measured in the same "
@@ -338,6 +355,8 @@ def render_markdown(records: list[dict]) -> str:
                                  for row in r["by_repetition"]))
         lrs = ", ".join(f"{m} {lr:g}" for m, lr in r["dynamic_lr"].items())
         lines += ["", f"Dynamic-evaluation step sizes chosen on validation: {lrs}."]
+        if r.get("carry") is not None:
+            lines[-1] += f" FWL carry λ chosen on validation: {r['carry']:g}."
         lines[-1] += " Best validation epoch: " + ", ".join(
             f"{m} {best} of {ran}" for m, (best, ran) in r["epochs"].items()) + "."
     return "\n".join(lines) + "\n"
