@@ -69,3 +69,15 @@ def test_known_wrong_answers_are_caught(name, label, wrong, status):
     result = ex.run(wrong, seed=3)
     assert result.status == status, f"{label}: {result}"
 
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_one_inner_step_too_many_is_off_by_a_clear_margin(seed):
+    """Not a tolerance accident: on every trial's inputs the extra step moves h by >= 1e-2 of its size."""
+    ex = nb03.inner_loop
+    rng = np.random.default_rng(seed)
+    for trial in range(ex.n_trials):
+        inputs = ex.make_inputs(rng, trial)
+        right = _inner(*inputs.values())
+        wrong = _inner(*inputs.values(), extra=1)
+        assert np.abs(wrong - right).max() >= 1e-2 * np.abs(right).max(), f"trial {trial}"

@@ -28,11 +28,16 @@ def _softmax(z, axis=-1):
     return e / e.sum(axis=axis, keepdims=True)
 
 
-def _attention(q, k, v, mask_k=0, scale=True, axis=-1):
+def _unstable_softmax(z, axis=-1):
+    e = np.exp(z)
+    return e / e.sum(axis=axis, keepdims=True)
+
+
+def _attention(q, k, v, mask_k=0, scale=True, axis=-1, softmax=_softmax):
     T, d = q.shape
     scores = q @ k.T / (np.sqrt(d) if scale else 1.0)
     mask = np.tril(np.ones((T, T), bool), mask_k)
-    return _softmax(np.where(mask, scores, -1e30), axis) @ v
+    return softmax(np.where(mask, scores, -1e30), axis) @ v
 
 
 @pytest.mark.parametrize("func,status", [
@@ -44,6 +49,36 @@ def _attention(q, k, v, mask_k=0, scale=True, axis=-1):
 ])
 def test_causal_attention_wrong_answers(func, status):
     assert _run(nb05.causal_attention, func) == status
+
+
+def test_causal_attention_checker_passes_the_reference_and_the_worked_solution():
+    ex = nb05.causal_attention
+    assert ex.notebook == "05"
+    namespace = {"np": np}
+    exec(ex.solution_code, namespace)
+    for func in (ex.reference, namespace["causal_attention"], _attention):
+        assert ex.run(func, seed=0).status == check.PASSED
+
+
+def test_causal_attention_without_the_row_maximum_overflows_and_is_told_why():
+    unstable = lambda q, k, v: _attention(q, k, v, softmax=_unstable_softmax)  # noqa: E731
+    # right at the ordinary scales of the random trials: only the large scores catch it
+    assert check.Exercise.run(nb05.causal_attention, unstable, seed=0).status == check.PASSED
+    with np.errstate(over="ignore", invalid="ignore"):
+        result = nb05.causal_attention.run(unstable, seed=0)
+    assert result.status == check.WRONG_VALUES
+    assert "NaN or inf" in result.message and "overflows" in result.message
+    assert result.message.splitlines()[-1].startswith("Subtract each row's maximum")
+
+
+def test_an_exception_on_large_scores_is_reported_with_the_fix():
+    def strict(q, k, v):
+        with np.errstate(over="raise"):
+            return _attention(q, k, v, softmax=_unstable_softmax)
+
+    result = nb05.causal_attention.run(strict, seed=0)
+    assert result.status == check.ERROR
+    assert "FloatingPointError" in result.message and "Subtract each row's maximum" in result.message
 
 
 @pytest.mark.parametrize("func,status", [

@@ -1,6 +1,8 @@
 """Notebook 06 exercises: references against definitions (autodiff, loops); checkers catch wrong answers."""
 from __future__ import annotations
 
+import tracemalloc
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -87,3 +89,49 @@ def test_chunked_attention_checker_catches_wrong_answers():
     for wrong in (no_inter_chunk, inclusive_memory, lambda q, k, v, c: good(q, k, v, c)[::-1]):
         assert ex.run(wrong, seed=9).status == check.WRONG_VALUES
     assert ex.run(lambda q, k, v, c: good(q, k, v, c)[:, :, None], seed=10).status == check.WRONG_SHAPE
+
+
+def _quadratic(q, k, v, chunks):  # right values, but the full T × T score matrix
+    return np.tril(q @ k.T, k=-1) @ v
+
+
+def test_chunked_attention_checker_passes_linear_memory_answers():
+    ex = nb06.chunked_attention
+
+    def by_position(q, k, v, chunks):  # no chunks at all, but O(T) memory: allowed
+        return np.stack([(q[t] @ k[:t].T) @ v[:t] for t in range(len(q))])
+
+    for func in (ex.reference, _solution(ex), by_position):
+        assert ex.run(func, seed=11).status == check.PASSED
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_chunked_attention_checker_catches_the_full_score_matrix(dtype):
+    ex = nb06.chunked_attention
+    quadratic = lambda q, k, v, c: _quadratic(*(a.astype(dtype) for a in (q, k, v)), c)  # noqa: E731
+    result = ex.run(quadratic, seed=12)
+    assert result.status == check.WRONG_VALUES, result
+    assert "T × T score matrix alone is 33.6 MB" in result.message
+    assert result.message.splitlines()[-1].startswith("Compute scores inside each chunk only")
+
+
+def test_an_exception_in_the_long_call_is_reported():
+    good = _solution(nb06.chunked_attention)
+
+    def short_only(q, k, v, chunks):
+        if len(q) > 100:
+            raise ValueError("written for short sequences")
+        return good(q, k, v, chunks)
+
+    result = nb06.chunked_attention.run(short_only, seed=14)
+    assert result.status == check.ERROR
+    assert "With T = 2048" in result.message and "ValueError: written for short sequences" in result.message
+
+
+def test_chunked_attention_memory_probe_tolerates_an_outer_tracemalloc_session():
+    tracemalloc.start()
+    try:
+        assert nb06.chunked_attention.run(_quadratic, seed=13).status == check.WRONG_VALUES
+        assert tracemalloc.is_tracing()  # the learner's (or a profiler's) session is left running
+    finally:
+        tracemalloc.stop()

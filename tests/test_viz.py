@@ -21,6 +21,31 @@ def test_color_limit_is_shared_and_symmetric():
     frames = np.array([[[1.0, -3.0]], [[2.0, 0.5]]])
     assert viz.color_limit(frames) == 3.0
     assert viz.color_limit(np.zeros((2, 2))) == 1.0
+    assert viz.color_limit(np.ones((2, 2)), np.array([[-5.0, np.nan]]), np.zeros(3)) == 5.0
+
+
+def test_compared_heatmaps_share_one_colour_scale():
+    small, large = np.full((3, 3), 0.1), np.array([[2.0, -4.0], [1.0, 0.0]])
+    fig, axes = plt.subplots(1, 2)
+    images = viz.heatmaps([small, large], axes, titles=["sum", "delta"])
+    assert [image.get_clim() for image in images] == [(-4.0, 4.0), (-4.0, 4.0)]
+    assert [ax.get_title() for ax in axes] == ["sum", "delta"]
+    plt.close(fig)
+    fig, axes = plt.subplots(1, 2)
+    assert {image.get_clim() for image in viz.heatmaps([small, large], axes, limit=10.0)} == {(-10.0, 10.0)}
+    with pytest.raises(ValueError, match="one axes per matrix"):
+        viz.heatmaps([small, large], axes[:1])
+    plt.close(fig)
+
+
+@pytest.mark.parametrize("n_panels,grid", [(2, (1, 2)), (3, (1, 3)), (5, (2, 3)), (6, (2, 3)), (8, (2, 4)),
+                                           (9, (3, 3))])
+def test_a_grid_of_frames_has_exactly_one_axes_per_panel(n_panels, grid):
+    frames = np.random.default_rng(0).standard_normal((9, 2, 3))
+    fig = viz.matrix_figure(frames, list(range(n_panels)), columns=4)
+    assert len(fig.axes) == n_panels and all(ax.images for ax in fig.axes)  # no empty or hidden axes
+    assert {ax.get_subplotspec().get_geometry()[:2] for ax in fig.axes} == {grid}  # balanced rows
+    plt.close(fig)
 
 
 def test_matrix_figure_draws_the_requested_frame_on_the_shared_scale():
@@ -42,6 +67,8 @@ def test_matrix_figure_rejects_bad_input():
         viz.matrix_figure(np.zeros((2, 3, 3)), 5)
     with pytest.raises(ValueError, match="titles"):
         viz.matrix_figure(np.zeros((2, 3, 3)), 0, titles=["only one"])
+    with pytest.raises(ValueError, match="at least one frame"):
+        viz.matrix_figure(np.zeros((2, 3, 3)), [])
 
 
 def test_without_a_widget_front_end_the_player_shows_a_static_grid(monkeypatch):

@@ -1,7 +1,8 @@
 """Pictures of fast weights: heatmaps, and a player that steps through frames over time.
 
-The frame-making functions (:func:`frame_indices`, :func:`color_limit`, :func:`matrix_figure`) are
-pure and need no kernel. :func:`frame_player` and :func:`matrix_player` show a slider with a Play
+The frame-making functions (:func:`frame_indices`, :func:`color_limit`, :func:`heatmaps`,
+:func:`matrix_figure`) are pure and need no kernel. Panels that are compared share one colour
+scale, and a grid of panels has exactly as many axes as panels. :func:`frame_player` and :func:`matrix_player` show a slider with a Play
 button when a Jupyter widget front end can show it, and otherwise a static grid of frames
 (set ``FWCOURSE_STATIC_PLOTS=1`` to force that, e.g. when exporting a notebook to HTML or PDF).
 """
@@ -25,10 +26,17 @@ def as_frames(frames, name: str = "frames") -> np.ndarray:
     return arr[None] if arr.ndim == 2 else arr
 
 
-def color_limit(frames: np.ndarray) -> float:
-    """One symmetric colour limit for all frames, so colours mean the same value in every frame."""
-    finite = np.abs(frames[np.isfinite(frames)])
-    limit = float(finite.max()) if finite.size else 0.0
+def color_limit(*arrays) -> float:
+    """One symmetric colour limit for all the given arrays (of any shapes), so that a colour means
+    the same value in every frame or panel drawn with it: the largest finite |entry|, or 1 when
+    there is none."""
+    if not arrays:
+        raise TypeError("color_limit needs at least one array.")
+    limit = 0.0
+    for arr in arrays:
+        arr = np.asarray(arr, dtype=float)
+        finite = np.abs(arr[np.isfinite(arr)])
+        limit = max(limit, float(finite.max()) if finite.size else 0.0)
     return limit if limit > 0 else 1.0
 
 
@@ -57,25 +65,54 @@ def heatmap(matrix, ax=None, title: str | None = None, limit: float | None = Non
     return image
 
 
+def heatmaps(matrices: Sequence, axes: Sequence, titles: Sequence[str] | None = None,
+             limit: float | None = None, colorbar: bool = True) -> list:
+    """Draw matrices that are compared, one per axes, on one shared colour scale; return the images.
+
+    The scale is ``limit``, by default :func:`color_limit` of all the matrices: without it, each
+    panel would stretch its own largest entry to full colour and a small matrix would look as
+    strong as a large one.
+    """
+    axes = list(axes)
+    if len(axes) != len(matrices):
+        raise ValueError(f"need one axes per matrix ({len(matrices)}); got {len(axes)}.")
+    if titles is not None and len(titles) != len(matrices):
+        raise ValueError(f"titles must have one entry per matrix ({len(matrices)}); got {len(titles)}.")
+    limit = color_limit(*matrices) if limit is None else limit
+    return [heatmap(m, ax=ax, title=None if titles is None else titles[i], limit=limit, colorbar=colorbar)
+            for i, (m, ax) in enumerate(zip(matrices, axes))]
+
+
+def _panel_grid(n_panels: int, columns: int = 4, panel_size: tuple[float, float] = (3.2, 3.0)):
+    """A figure with exactly ``n_panels`` axes in rows of at most ``columns``; return (fig, axes).
+
+    Rows are balanced (6 panels in 4 columns are 2 rows of 3, not 4 + 2), and no axes is made for
+    the cells a last, shorter row leaves: a grid never shows empty panels.
+    """
+    validate.positive_int(n_panels, "n_panels")
+    validate.positive_int(columns, "columns")
+    rows = math.ceil(n_panels / columns)
+    cols = math.ceil(n_panels / rows)
+    fig = plt.figure(figsize=(panel_size[0] * cols, panel_size[1] * rows))
+    return fig, [fig.add_subplot(rows, cols, i + 1) for i in range(n_panels)]
+
+
 def matrix_figure(frames, t: int | Sequence[int], titles: Sequence[str] | None = None,
                   suptitle: str | None = None, columns: int = 4):
     """A figure of frame ``t`` (or a grid of several frames) on the colour scale of all frames."""
     arr = as_frames(frames)
     picks = [t] if np.ndim(t) == 0 else list(t)
+    if not picks:
+        raise ValueError("t must name at least one frame; got none.")
     for p in picks:
         if not 0 <= int(p) < len(arr):
             raise ValueError(f"t must be a frame number in [0, {len(arr) - 1}]; got {p}.")
     if titles is not None and len(titles) != len(arr):
         raise ValueError(f"titles must have one entry per frame ({len(arr)}); got {len(titles)}.")
-    limit = color_limit(arr)
-    cols = min(columns, len(picks))
-    rows = math.ceil(len(picks) / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 3.0 * rows), squeeze=False)
-    for ax in axes.flat[len(picks):]:
-        ax.axis("off")
-    for ax, p in zip(axes.flat, picks):
-        title = titles[p] if titles is not None else f"t = {p}"
-        heatmap(arr[p], ax=ax, title=title, limit=limit, colorbar=len(picks) == 1)
+    fig, axes = _panel_grid(len(picks), columns)
+    heatmaps([arr[p] for p in picks], axes,
+             titles=[titles[p] if titles is not None else f"t = {p}" for p in picks],
+             limit=color_limit(arr), colorbar=len(picks) == 1)
     if suptitle:
         fig.suptitle(suptitle)
     fig.tight_layout()

@@ -208,8 +208,8 @@ print(f"beta in [{beta.min():.2f}, {beta.max():.2f}];  outputs {y_delta.shape}, 
 # ## Widget: fill the memory
 #
 # Move the slider to store more pairs (random unit keys in $\mathbb{R}^{8}$, random values).
-# Top: the memory $W$ after the sum rule and after the delta rule ($\beta = 1$). Bottom: the
-# relative retrieval error of every stored pair, oldest first.
+# Top: the memory $W$ after the sum rule and after the delta rule ($\beta = 1$), on one colour
+# scale. Bottom: the relative retrieval error of every stored pair, oldest first.
 
 # %%
 widget_d = 8
@@ -219,9 +219,10 @@ widget_values = np.random.default_rng(3).standard_normal((S.widget_max_pairs, wi
 def draw_pairs(index):
     n = index + 1
     fig, axes = plt.subplots(2, 2, figsize=(9, 5.5), gridspec_kw=dict(height_ratios=[3, 2]))
-    for col, rule in enumerate(dr.RULES):
-        err, W = dr.retrieval_errors(widget_keys[:n], widget_values[:n], rule)
-        viz.heatmap(W, ax=axes[0, col], title=f"{rule} rule: W after {n} pairs")
+    stored = [dr.retrieval_errors(widget_keys[:n], widget_values[:n], rule) for rule in dr.RULES]
+    viz.heatmaps([W for _, W in stored], axes[0],  # one colour scale, so the two can be compared
+                 titles=[f"{rule} rule: W after {n} pairs" for rule in dr.RULES])
+    for col, (rule, (err, _)) in enumerate(zip(dr.RULES, stored)):
         axes[1, col].bar(np.arange(1, n + 1), err, color="C0" if rule == "sum" else "C1")
         axes[1, col].axhline(1.0, color="k", ls=":", lw=1)
         axes[1, col].set_ylim(0, 3); axes[1, col].set_xlabel("pair (oldest first)")

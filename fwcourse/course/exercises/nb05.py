@@ -2,10 +2,12 @@
 and perplexity from per-token losses."""
 from __future__ import annotations
 
+from typing import Callable
+
 import numpy as np
 
 from fwcourse import transformer
-from fwcourse.course.check import Exercise, odd_sizes
+from fwcourse.course.check import ERROR, WRONG_VALUES, CheckResult, Exercise, odd_sizes
 
 
 def _mask_inputs(rng: np.random.Generator, trial: int) -> dict:
@@ -29,7 +31,58 @@ def _attention_inputs(rng: np.random.Generator, trial: int) -> dict:
                 v=rng.standard_normal((s.t, s.m)))
 
 
-causal_attention = Exercise(
+# Every row's largest score q_t·k_s/√d is exactly this (its own key, s = t): np.exp overflows to
+# inf in float64 above about 709.8, so a softmax that does not subtract the row maximum returns
+# inf/inf = NaN on every row.
+_LARGE_SCORE = 1e3
+
+
+def _large_score_inputs() -> dict:
+    """q = k with rows of norm sqrt(_LARGE_SCORE·√d), so that scores reach ±_LARGE_SCORE."""
+    s = odd_sizes(3)
+    rng = np.random.default_rng(0)
+    unit = rng.standard_normal((s.t, s.d))
+    unit /= np.linalg.norm(unit, axis=-1, keepdims=True)
+    q = np.sqrt(_LARGE_SCORE * np.sqrt(s.d)) * unit
+    return dict(q=q, k=q.copy(), v=rng.standard_normal((s.t, s.m)))
+
+
+def _large_score_problem(func: Callable) -> tuple[str, str] | None:
+    """(status, message) when ``func`` fails on scores of ±_LARGE_SCORE, else None."""
+    inputs = _large_score_inputs()
+    shapes = ", ".join(f"{name}: shape {value.shape}" for name, value in inputs.items())
+    where = (f"With large scores (every row's largest q·k/sqrt(d) is {_LARGE_SCORE:g}; "
+             f"inputs {shapes})")
+    fix = ("Subtract each row's maximum from the scores before np.exp: the softmax does not change "
+           "(the factor exp(-max) cancels in the division) and the largest term becomes exp(0) = 1.")
+    try:
+        out = np.asarray(func(*inputs.values()), dtype=float)
+    except Exception as err:  # the learner's mistake, reported, not re-raised
+        return ERROR, f"{where} the call raised {type(err).__name__}: {err}\n{fix}"
+    if np.all(np.isfinite(out)):
+        return None
+    index = tuple(int(i) for i in np.argwhere(~np.isfinite(out))[0])
+    return WRONG_VALUES, (
+        f"{where} the output contains NaN or inf, first at index {index}: np.exp overflows to inf "
+        f"above about 709, and inf/inf is NaN.\n{fix}"
+    )
+
+
+class _StableSoftmaxExercise(Exercise):
+    """An exercise whose answer must also survive large scores, as a numerically stable softmax does.
+
+    Values are checked by the random trials at ordinary scales (the reference takes its softmax
+    in float32, which is too coarse to compare values at scores of 1e3); large scores only have
+    to give a finite output.
+    """
+
+    def run(self, func: Callable | None, seed: int | None = None) -> CheckResult:
+        result = super().run(func, seed)
+        problem = _large_score_problem(func) if result.passed else None
+        return result if problem is None else self._result(*problem)
+
+
+causal_attention = _StableSoftmaxExercise(
     name="causal_attention",
     reference=transformer.causal_attention,
     make_inputs=_attention_inputs,

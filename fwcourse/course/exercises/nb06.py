@@ -1,11 +1,14 @@
 """Exercises of notebook 06 (Fast Weight Layers): gradients of a dense layer are linear attention."""
 from __future__ import annotations
 
+import tracemalloc
+from typing import Callable
+
 import numpy as np
 from keras import ops
 
 from fwcourse.util import validate
-from fwcourse.course.check import Exercise, odd_sizes
+from fwcourse.course.check import ERROR, WRONG_VALUES, CheckResult, Exercise, odd_sizes
 from fwcourse.chunked_attention import mixed_chunk_attention, quadratic_attention
 
 # The references are private: the module-level names are the exercises, as the notebook uses them.
@@ -76,6 +79,66 @@ def _chunked_inputs(rng: np.random.Generator, trial: int) -> dict:
     )
 
 
+# The memory probe: long enough that one T × T float64 matrix (33.6 MB) dwarfs the chunked form's
+# within-chunk scores (T·C floats, 1 MB at C = 64; the worked solution peaks at 2 MB), and short
+# enough that even the quadratic form answers in well under a second.
+_PROBE_T, _PROBE_CHUNKS, _PROBE_D, _PROBE_M = 2048, 32, 4, 3
+# A quarter of one T × T float64 matrix: any T × T array of floats (float32 included) exceeds it.
+_PROBE_BUDGET = _PROBE_T * _PROBE_T * 8 // 4
+
+
+def _peak_bytes(func: Callable, args: tuple) -> int:
+    """Peak bytes allocated (NumPy arrays included) while ``func(*args)`` runs."""
+    was_tracing = tracemalloc.is_tracing()
+    if not was_tracing:
+        tracemalloc.start()
+    tracemalloc.reset_peak()
+    before = tracemalloc.get_traced_memory()[0]
+    try:
+        func(*args)
+        return tracemalloc.get_traced_memory()[1] - before
+    finally:
+        if not was_tracing:
+            tracemalloc.stop()
+
+
+def _quadratic_memory_problem(func: Callable) -> tuple[str, str] | None:
+    """(status, message) when ``func`` needs O(T²) memory at T = _PROBE_T, else None."""
+    rng = np.random.default_rng(0)
+    T, chunk = _PROBE_T, _PROBE_T // _PROBE_CHUNKS
+    args = (rng.standard_normal((T, _PROBE_D)), rng.standard_normal((T, _PROBE_D)),
+            rng.standard_normal((T, _PROBE_M)), _PROBE_CHUNKS)
+    where = (f"With T = {T} in chunks = {_PROBE_CHUNKS} chunks of C = {chunk} "
+             f"(d = {_PROBE_D}, m = {_PROBE_M}),")
+    try:
+        peak = _peak_bytes(func, args)
+    except Exception as err:  # the learner's mistake, reported, not re-raised
+        return ERROR, f"{where} the call raised {type(err).__name__}: {err}"
+    if peak <= _PROBE_BUDGET:
+        return None
+    return WRONG_VALUES, (
+        f"The values agree with the reference, but not the cost. {where} your function's arrays "
+        f"took {peak / 1e6:.1f} MB at their peak: one float64 T × T score matrix alone is "
+        f"{T * T * 8 / 1e6:.1f} MB, while the chunked form needs about {T * chunk * 8 / 1e6:.1f} MB "
+        f"for its within-chunk scores (the check allows {_PROBE_BUDGET / 1e6:.1f} MB).\n"
+        f"Compute scores inside each chunk only (shape (chunks, C, C)) and let the earlier chunks "
+        f"reach position t through their memories kc[g].T @ vc[g]."
+    )
+
+
+class _ChunkedExercise(Exercise):
+    """An exercise whose answer must also run in O(T·C) memory, not build the T × T score matrix.
+
+    The random trials check the values at small T, where the quadratic form gives the same
+    numbers; one more call at T = _PROBE_T measures the memory its arrays take.
+    """
+
+    def run(self, func: Callable | None, seed: int | None = None) -> CheckResult:
+        result = super().run(func, seed)
+        problem = _quadratic_memory_problem(func) if result.passed else None
+        return result if problem is None else self._result(*problem)
+
+
 per_token_kernel_gradients = Exercise(
     name="per_token_kernel_gradients",
     reference=_per_token_kernel_gradients,
@@ -98,7 +161,7 @@ fast_dense = Exercise(
     ],
 )
 
-chunked_attention = Exercise(
+chunked_attention = _ChunkedExercise(
     name="chunked_attention",
     reference=_chunked_attention,
     make_inputs=_chunked_inputs,
