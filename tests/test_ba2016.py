@@ -58,6 +58,10 @@ def test_models_map_sequences_to_ten_digit_logits(model):
     out = np.asarray(net(retrieval.sample(3, 2, rng=0).x))
     assert out.shape == (3, retrieval.NUM_CLASSES)
     layer = net.layers[1]
+    if model == "alstm":
+        from fwcourse.alstm import AssociativeLSTM
+
+        assert isinstance(layer, AssociativeLSTM) and layer.copies == 4
     if model == "rnn_ln":
         assert layer.fast_lr == 0.0 and layer.cell.state_size == [4]
     if model == "fastweights":
@@ -99,9 +103,62 @@ def test_markdown_summarises_over_seeds_and_budgets():
     assert "| LSTM | 20 | – | – | 100.00% | 20.00% | 20 | 1 |" in shorter  # best within 1, 3, 10, 20 steps
     assert "| LSTM | 20 | 5.00% | 5.00% | 5.00% | 5.00% | 40 | 1 |" in longer  # 300, 1k, 3k, 4k
     assert "max_steps=20" in shorter
-    lines = ba2016.compare_with_paper(records[:2])
-    assert len(lines) == 1 and "ours  20.00% (n=2)" in lines[0] and "NOT reproduced" in lines[0]
-    assert "-> reproduced" in ba2016.compare_with_paper([dict(records[0], test_error=0.6181)])[0]
+
+
+def test_every_row_of_the_paper_table_is_shown_and_not_run_rows_say_so():
+    settings = dict(scale="quick", max_steps=20, patience=2)
+    records = [_record("fastweights", 20, 0, 0.1, [[20, 0.1]], settings),
+               _record("alstm", 50, 0, 0.25, [[20, 0.25]], settings)]
+    md = ba2016.render_markdown(records)
+    for model in ba2016.PAPER_TABLE:
+        assert f"| {ba2016.LABELS[model]} |" in md
+    assert "| IRNN | not run | 62.11% | not run | 60.23% |" in md
+    assert "| A-LSTM | not run | 60.13% | 25.00% (n=1) | 1.62% |" in md
+    assert "| RNN (tanh) |" not in md  # not in the paper and not run
+
+
+def test_verdicts_give_the_distance_and_the_criterion():
+    settings = dict(scale="quick", max_steps=20, patience=2)
+    far = [_record("lstm", 20, s, e, [[20, e]], settings) for s, e in ((0, 0.1), (1, 0.3))]
+    (line,) = ba2016.compare_with_paper(far)  # mean 20% against the paper's 60.81%
+    assert "ours  20.00% (n=2)" in line and line.endswith("-> not reproduced: 40.81 points off; criterion ±1")
+    (line,) = ba2016.compare_with_paper([dict(far[0], test_error=0.6131)])
+    assert line.endswith("-> reproduced: 0.50 points off; criterion ±1")
+    (line,) = ba2016.compare_with_paper([dict(far[0], test_error=0.6281)], tolerance=2.5)
+    assert line.endswith("-> reproduced: 2.00 points off; criterion ±2.5")
+    md = ba2016.render_markdown(far)
+    assert "-> not reproduced: 40.81 points off; criterion ±1" in md and "(within" not in md
+
+
+def test_learning_curve_figure_has_one_panel_per_budget_and_size_with_runs():
+    import matplotlib.pyplot as plt
+
+    from fwcourse.experiments.ba2016.report import plot_learning_curves
+
+    def runs(max_steps, sizes):
+        settings = dict(scale="quick", max_steps=max_steps, patience=2)
+        return [_record(m, R, 0, 0.1, [[max_steps // 2, 0.5], [max_steps, 0.1]], settings)
+                for R in sizes for m in ("lstm", "fastweights")]
+
+    records = runs(40_000, [20]) + runs(60_000, [20, 50, 100]) + runs(1_000, [20, 50])
+    fig = plot_learning_curves(records, min_steps=30_000)
+    assert len(fig.axes) == 4  # 1 + 3 panels: none for the missing sizes, none for the short budget
+    titles = [ax.get_title() for ax in fig.axes]
+    assert titles[0].startswith("R = 20: up to 60,000 steps") and titles[3].startswith("R = 20: up to 40,000")
+    for ax in fig.axes:
+        assert len(ax.lines) == 2  # both models' curves
+    assert [ax.get_subplotspec().get_geometry()[:2] for ax in fig.axes] == [(2, 3)] * 4
+    plt.close(fig)
+    fig = plot_learning_curves(records)
+    assert len(fig.axes) == 6 and fig.axes[0].get_subplotspec().get_geometry()[:2] == (2, 3)
+    plt.close(fig)
+    fig = plot_learning_curves(runs(40_000, [20]))
+    assert len(fig.axes) == 1 and fig.axes[0].get_subplotspec().get_geometry()[:2] == (1, 1)
+    plt.close(fig)
+    with pytest.raises(ValueError, match="min_steps=100000"):
+        plot_learning_curves(records, min_steps=100_000)
+    with pytest.raises(ValueError, match="ncols must be an integer >= 1"):
+        plot_learning_curves(records, ncols=0)
 
 
 def test_step_marks_climb_to_the_budget():
@@ -124,6 +181,8 @@ def test_bad_arguments_are_explained(argv, capsys):
 def test_unknown_model_is_explained():
     with pytest.raises(ValueError, match="model must be one of"):
         ba2016.recurrent_layer("gru", 4)
+    with pytest.raises(ValueError, match="units must be even"):
+        ba2016.recurrent_layer("alstm", 5)
 
 
 def test_fast_weight_parts_reproduce_the_keras_model():

@@ -1,5 +1,6 @@
 """Reproduction of Ba et al. (2016), Table 1: associative retrieval with RNN, IRNN, LSTM, an
-RNN + LayerNorm control and the fast-weight RNN, at R ∈ {20, 50, 100} hidden units.
+A-LSTM (Danihelka et al.'s associative LSTM, :mod:`fwcourse.alstm`), an RNN + LayerNorm control and
+the fast-weight RNN, at R ∈ {20, 50, 100} hidden units.
 
 ``python -m fwcourse reproduce ba2016 [--seeds N] [--models ...] [--sizes 20,50,100]`` trains each
 (model, R, seed) with early stopping on the validation error, and writes ``ba2016_results.json``
@@ -10,7 +11,7 @@ sizes of the data and the step budget come from the scale (``FWCOURSE_SCALE``, c
 the JSON file are skipped.
 
 =========== =============================================================================
-``models``  the five models (:func:`build_model`) and the NumPy view of a trained fast-weight net
+``models``  the six models (:func:`build_model`) and the NumPy view of a trained fast-weight net
 ``train``   one run with early stopping on the validation error (:func:`train_one`)
 ``report``  results by budget, against the paper, plotted and rendered as the results page
 ``cli``     the ``reproduce ba2016`` command
@@ -22,7 +23,8 @@ ba2016.train_one(...)`` works.
 from fwcourse.experiments.ba2016.models import MODELS, build_model, fast_weight_parts, recurrent_layer
 from fwcourse.experiments.ba2016.report import (
     LABELS, PAPER_TABLE, RESULTS_NAME, best_within, budget, budget_groups, budget_label,
-    compare_with_paper, load_results, plot_curves, render_markdown, step_marks, summarise,
+    compare_with_paper, load_results, plot_curves, plot_learning_curves, render_markdown, step_marks,
+    summarise,
 )
 from fwcourse.experiments.ba2016.train import error_rate, train_one
 from fwcourse.experiments.ba2016.cli import SIZES, main, run_key, settings_for_scale
@@ -31,5 +33,5 @@ __all__ = [
     "MODELS", "SIZES", "LABELS", "PAPER_TABLE", "RESULTS_NAME",
     "recurrent_layer", "build_model", "fast_weight_parts", "error_rate", "train_one",
     "load_results", "budget", "budget_label", "budget_groups", "step_marks", "summarise", "best_within",
-    "compare_with_paper", "plot_curves", "render_markdown", "run_key", "settings_for_scale", "main",
+    "compare_with_paper", "plot_curves", "plot_learning_curves", "render_markdown", "run_key", "settings_for_scale", "main",
 ]

@@ -1,7 +1,7 @@
 """The models of Ba et al. (2016), section 4.1: a 100-d character embedding, one recurrent layer of
-R units (one of :data:`MODELS`), 100 ReLU units and 10 logits, trained with Adam and gradient-norm
-clipping at 5. Every builder takes ``seed`` for its initialisers and leaves the global random state
-alone."""
+R units (one of :data:`MODELS`: the rows of their Table 1, a tanh RNN and an RNN + LayerNorm
+control), 100 ReLU units and 10 logits, trained with Adam and gradient-norm clipping at 5. Every
+builder takes ``seed`` for its initialisers and leaves the global random state alone."""
 from __future__ import annotations
 
 import numpy as np
@@ -10,20 +10,24 @@ from fwcourse.data import retrieval
 from fwcourse.util import validate
 from fwcourse.util.seeded_init import Initialisers
 
-MODELS = ("rnn", "irnn", "lstm", "rnn_ln", "fastweights")
+MODELS = ("rnn", "irnn", "lstm", "alstm", "rnn_ln", "fastweights")
 
 
 def recurrent_layer(model: str, units: int, inner_steps: int = 1, decay: float = 0.95,
-                    fast_lr: float = 0.5, seed: int = 0):
+                    fast_lr: float = 0.5, seed: int = 0, copies: int = 4):
     """The recurrent layer of one of :data:`MODELS`, with ``units`` hidden units.
 
-    ``rnn_ln`` is the fast-weight layer with η = 0: the same extra depth (``inner_steps``
-    LayerNorm-ReLU steps) but no fast memory, the control critics asked for. ``decay`` (λ) and
+    ``alstm`` is the A-LSTM of the paper's Table 1, the associative LSTM of Danihelka et al.
+    (2016) (:class:`fwcourse.alstm.AssociativeLSTM`, ``units`` even) with ``copies`` redundant
+    copies of its memory; the paper does not give its number of copies. ``rnn_ln`` is the
+    fast-weight layer with η = 0: the same extra depth (``inner_steps`` LayerNorm-ReLU steps) but
+    no fast memory, the control critics asked for. ``decay`` (λ) and
     ``fast_lr`` (η) are the fast memory's, as in :class:`fwcourse.fwrnn_layer.FastWeightRNN`;
     ``seed`` seeds the layer's initial weights.
     """
     import keras
 
+    from fwcourse.alstm import AssociativeLSTM
     from fwcourse.fwrnn_layer import FastWeightRNN
 
     validate.choice(model, "model", MODELS)
@@ -40,6 +44,9 @@ def recurrent_layer(model: str, units: int, inner_steps: int = 1, decay: float =
     if model == "lstm":
         return keras.layers.LSTM(units, kernel_initializer=init("GlorotUniform"),
                                  recurrent_initializer=init("Orthogonal"))
+    if model == "alstm":
+        return AssociativeLSTM(units, copies=copies, kernel_initializer=init("GlorotUniform"),
+                               recurrent_initializer=init("Orthogonal"), permutation_seed=init.seed())
     return FastWeightRNN(units, inner_steps=inner_steps, decay=decay,
                          fast_lr=0.0 if model == "rnn_ln" else fast_lr,
                          kernel_initializer=init("GlorotUniform"), recurrent_initializer=init("Orthogonal"))
@@ -48,13 +55,13 @@ def recurrent_layer(model: str, units: int, inner_steps: int = 1, decay: float =
 def build_model(model: str, units: int, *, embed_dim: int = 100, hidden: int = 100,
                 learning_rate: float = 1e-3, lr_decay_steps: int | None = None,
                 clipnorm: float = 5.0, inner_steps: int = 1,
-                decay: float = 0.95, fast_lr: float = 0.5, seed: int = 0):
+                decay: float = 0.95, fast_lr: float = 0.5, copies: int = 4, seed: int = 0):
     """Embedding(100) → recurrent layer(R) → Dense(100, ReLU) → 10 logits, compiled with Adam.
 
     With ``lr_decay_steps`` the learning rate follows a cosine from ``learning_rate`` down to 1% of
     it over that many steps (Loshchilov & Hutter 2017); otherwise it is constant. ``decay`` (λ),
-    ``fast_lr`` (η) and ``inner_steps`` are the fast memory's (:func:`recurrent_layer`). ``seed``
-    seeds the initial weights.
+    ``fast_lr`` (η) and ``inner_steps`` are the fast memory's, ``copies`` the A-LSTM's
+    (:func:`recurrent_layer`). ``seed`` seeds the initial weights.
     """
     import keras
 
@@ -66,7 +73,7 @@ def build_model(model: str, units: int, *, embed_dim: int = 100, hidden: int = 1
         keras.Input(shape=(None,), dtype="int32"),
         keras.layers.Embedding(retrieval.VOCAB_SIZE, embed_dim,
                                embeddings_initializer=init("RandomUniform", minval=-0.05, maxval=0.05)),
-        recurrent_layer(model, units, inner_steps, decay, fast_lr, seed=init.seed()),
+        recurrent_layer(model, units, inner_steps, decay, fast_lr, seed=init.seed(), copies=copies),
         keras.layers.Dense(hidden, activation="relu", kernel_initializer=init("GlorotUniform")),
         keras.layers.Dense(retrieval.NUM_CLASSES, kernel_initializer=init("GlorotUniform")),
     ], name=f"{model}_{units}")

@@ -2,11 +2,13 @@
 seeds, compared with the paper's Table 1, plotted, and rendered as ``data/ba2016_results.md``."""
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
 
 from fwcourse.experiments.ba2016.models import MODELS
+from fwcourse.util import validate
 from fwcourse.util.paths import data_dir
 from fwcourse.util.results_file import load_records
 from fwcourse.util.tables import markdown_table
@@ -17,11 +19,11 @@ RESULTS_NAME = "ba2016_results"
 PAPER_TABLE = {
     "irnn": {20: 62.11, 50: 60.23, 100: 0.34},
     "lstm": {20: 60.81, 50: 1.85, 100: 0.0},
-    "a-lstm": {20: 60.13, 50: 1.62, 100: 0.0},
+    "alstm": {20: 60.13, 50: 1.62, 100: 0.0},
     "fastweights": {20: 1.81, 50: 0.0, 100: 0.0},
 }
 LABELS = {
-    "rnn": "RNN (tanh)", "irnn": "IRNN", "lstm": "LSTM", "a-lstm": "A-LSTM",
+    "rnn": "RNN (tanh)", "irnn": "IRNN", "lstm": "LSTM", "alstm": "A-LSTM",
     "rnn_ln": "RNN + LayerNorm control", "fastweights": "Fast weights",
 }
 
@@ -76,7 +78,8 @@ def best_within(record: dict, budget: int) -> float | None:
 
 def compare_with_paper(records: list[dict], tolerance: float = 1.0) -> list[str]:
     """One line per (model, R) in ``records`` that the paper reports: ours (mean over seeds), the
-    paper's, and whether they agree within ``tolerance`` percentage points.
+    paper's, how many percentage points apart they are, and the verdict: reproduced when that is
+    at most ``tolerance``, e.g. "-> reproduced: 0.20 points off; criterion ±1".
 
     Pass the runs of one training budget (an item of :func:`budget_groups`): a verdict is only
     meaningful at a stated budget.
@@ -87,9 +90,10 @@ def compare_with_paper(records: list[dict], tolerance: float = 1.0) -> list[str]
         paper = PAPER_TABLE.get(model, {}).get(units)
         if paper is None:
             continue
-        same = abs(100 * mean - paper) <= tolerance
+        off = abs(100 * mean - paper)
         lines.append(f"{LABELS[model]:14s} R={units:<3d} ours {100 * mean:6.2f}% (n={n})  paper {paper:6.2f}%  "
-                     f"-> {'reproduced' if same else 'NOT reproduced'} (within {tolerance:g} point{'s' * (tolerance != 1)})")
+                     f"-> {'reproduced' if off <= tolerance else 'not reproduced'}: {off:.2f} points off; "
+                     f"criterion ±{tolerance:g}")
     return lines
 
 
@@ -113,18 +117,43 @@ def plot_curves(records: list[dict], units: int, ax=None):
     return ax
 
 
+def plot_learning_curves(records: list[dict], min_steps: int = 0, ncols: int = 3):
+    """A figure of :func:`plot_curves`, one panel per training budget and R that has runs (budgets
+    in the order of :func:`budget_groups`, only those of at least ``min_steps`` steps), laid out
+    ``ncols`` panels a row: a budget run at one R only takes one panel, not a row of empty ones."""
+    import matplotlib.pyplot as plt
+
+    min_steps = validate.positive_int(min_steps, "min_steps", minimum=0)
+    ncols = validate.positive_int(ncols, "ncols")
+    panels = [(group, units) for group in budget_groups(records) if budget(group[0])[0] >= min_steps
+              for units in sorted({r["R"] for r in group})]
+    if not panels:
+        raise ValueError(f"records must hold a run with a budget of at least min_steps={min_steps} steps; "
+                         f"got {len(records)} record(s) with none.")
+    cols = min(ncols, len(panels))
+    rows = math.ceil(len(panels) / cols)
+    fig = plt.figure(figsize=(4.6 * cols, 3.3 * rows))
+    for i, (group, units) in enumerate(panels):
+        ax = plot_curves(group, units, ax=fig.add_subplot(rows, cols, i + 1))
+        ax.set_title(f"R = {units}: {budget_label(group[0])}", fontsize=8)
+    fig.suptitle("validation error during training")
+    fig.tight_layout()
+    return fig
+
+
 def _percent(value: float) -> str:
     return f"{value:.2f}%"
 
 
 def _results_table(records: list[dict]) -> list[str]:
-    """Markdown rows: our test error (mean ± std over seeds) beside the paper's, per model and R."""
+    """Markdown rows: our test error (mean ± std over seeds) beside the paper's, per model and R;
+    every row of the paper's Table 1 is there, "not run" where we have no runs."""
     table = summarise(records)
     sizes = sorted({r["R"] for r in records})
-    models = [m for m in MODELS if any(r["model"] == m for r in records)]
+    models = [m for m in MODELS if m in PAPER_TABLE or any(r["model"] == m for r in records)]
     header = ["model"] + [h for s in sizes for h in (f"R={s} ours", f"R={s} paper (quoted)")]
     rows = []
-    for m in models + ["a-lstm"]:
+    for m in models:
         row = [LABELS[m]]
         for s in sizes:
             ours = table.get((m, s))
