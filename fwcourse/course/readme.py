@@ -25,8 +25,8 @@ def _load(name: str):
 
 
 def render() -> str:
-    """The Markdown between the markers: the corpus, and the four-way comparison per corpus."""
-    from fwcourse.experiments.lm_compare import summary  # the results page's own summary
+    """The Markdown between the markers: the corpus, and the comparison of the methods per corpus."""
+    from fwcourse.experiments.lm_compare import CARRIED, summary  # the results page's own summary
 
     lines = []
     for c in _load("corpora.json"):
@@ -51,11 +51,14 @@ def render() -> str:
             return f"{r['perplexity']:.1f}{sd}"
 
         text = (f"- **Fast Weight Layers, {corpus} corpus** (`data/fwl_results.md`, "
-                f"`FWCOURSE_SCALE=default python -m fwcourse compare-lm --corpus {corpus} --seeds {seeds}`, "
+                f"`FWCOURSE_SCALE=default python -m fwcourse compare-lm --corpus {corpus} --seeds {seeds} --out data`, "
                 f"{seeds} seed{'s' if seeds > 1 else ''}; test perplexity, mean ± sd): base {ppl('base')}, "
                 f"FWL {ppl('FWL')} ({100 * (fwl['vs base'] - 1):+.1f}% against base), base + dynamic "
                 f"evaluation {ppl('base + dynamic eval')}, FWL + dynamic evaluation "
                 f"{ppl('FWL + dynamic eval')}.")
+        if CARRIED in group:
+            text += (f" Beyond the paper, the FWL with its fast-weight state carried through the "
+                     f"document: {ppl(CARRIED)} ({100 * (group[CARRIED]['vs base'] - 1):+.1f}% against base).")
         if "Kneser-Ney trigram" in group:
             text += f" Notebook 04's Kneser-Ney trigram: {ppl('Kneser-Ney trigram')}."
         dyn = group["base + dynamic eval"]
