@@ -7,6 +7,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 
+import keras
 import numpy as np
 import pytest
 
@@ -24,8 +25,9 @@ def _stub(*args):
 
 def _notebook_namespace(notebook: str) -> dict:
     """The worked solutions of one notebook, defined in order in one namespace, as its cells do
-    (a later solution may call an earlier exercise's function)."""
-    namespace = {"np": np}
+    (a later solution may call an earlier exercise's function), beside the modules the notebooks
+    import for them: NumPy, and keras.ops for the Keras layers' calls."""
+    namespace = {"np": np, "ops": keras.ops}
     for code in SOLUTIONS[notebook].values():
         exec(code, namespace)
     return namespace

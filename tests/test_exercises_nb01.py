@@ -66,3 +66,65 @@ def test_write_gradients_matches_finite_differences():
 ])
 def test_write_gradients_wrong_answers(wrong, status):
     assert ex.write_gradients.run(wrong, seed=4).status == status
+
+
+def _controller_gradients(W0, x_slow, x_fast, target, K, bk, V, bv, *, read_after_write=False,
+                          next_read_only=False, sign=1.0, start_from_zero=False, transposed=False):
+    """Exercise 4 written out with sums over the blamed reads, and the mistakes it can make."""
+    frm, to = x_slow @ K.T + bk, x_slow @ V.T + bv
+    W = np.zeros_like(W0) if start_from_zero else W0
+    e = np.empty_like(target)
+    for t in range(len(x_slow)):
+        W_new = W + np.outer(to[t], frm[t])
+        e[t] = (W_new if read_after_write else W) @ x_fast[t] - target[t]
+        W = W_new
+    d_to, d_frm = np.zeros_like(to), np.zeros_like(frm)
+    for t in range(len(x_slow)):
+        blamed = range(t if read_after_write else t + 1, len(x_slow))
+        G = sum((sign * np.outer(e[u], x_fast[u]) for u in (blamed[:1] if next_read_only else blamed)),
+                np.zeros_like(W0))
+        d_to[t], d_frm[t] = (G.T @ frm[t], G @ to[t]) if transposed else (G @ frm[t], G.T @ to[t])
+    return 0.5 * np.sum(e ** 2), d_frm.T @ x_slow, d_frm.sum(axis=0), d_to.T @ x_slow, d_to.sum(axis=0)
+
+
+def test_controller_gradients_written_out_matches_finite_differences():
+    """The version these tests perturb is right: a central-difference check, in float64."""
+    inputs = ex.controller_gradients.make_inputs(np.random.default_rng(5), 2)
+    _, *grads = _controller_gradients(**inputs)
+    h = 1e-6
+    for name, grad in zip(("K", "bk", "V", "bv"), grads):
+        value = inputs[name]
+        numeric = np.zeros_like(value)
+        for idx in np.ndindex(value.shape):
+            old = value[idx]
+            value[idx] = old + h
+            plus = _controller_gradients(**inputs)[0]
+            value[idx] = old - h
+            minus = _controller_gradients(**inputs)[0]
+            value[idx] = old
+            numeric[idx] = (plus - minus) / (2 * h)
+        np.testing.assert_allclose(grad, numeric, rtol=1e-5, atol=1e-6, err_msg=name)
+
+
+def test_controller_gradients_passes_the_written_out_version():
+    assert ex.controller_gradients.run(_controller_gradients, seed=5).status == check.PASSED
+
+
+@pytest.mark.parametrize("wrong, status", [
+    # F reads after S's change: off by one in time, each write blamed for its own step's read too
+    (lambda *a: _controller_gradients(*a, read_after_write=True), check.WRONG_VALUES),
+    # only the next read blamed: the write forgotten after one step
+    (lambda *a: _controller_gradients(*a, next_read_only=True), check.WRONG_VALUES),
+    # the error taken as target - output: every gradient has the wrong sign (the loss is right)
+    (lambda *a: _controller_gradients(*a, sign=-1.0), check.WRONG_VALUES),
+    # the fast weights from before the window ignored
+    (lambda *a: _controller_gradients(*a, start_from_zero=True), check.WRONG_VALUES),
+    # G transposed in the chain rule of the outer product: the shapes do not fit (m != n)
+    (lambda *a: _controller_gradients(*a, transposed=True), check.ERROR),
+    # FROM and TO swapped in the answer: (dV, dbv) where (dK, dbk) belong
+    (lambda *a: (lambda r: (r[0], r[3], r[4], r[1], r[2]))(_controller_gradients(*a)), check.WRONG_SHAPE),
+    # the gradients only, without the loss
+    (lambda *a: _controller_gradients(*a)[1:], check.WRONG_SHAPE),
+])
+def test_controller_gradients_wrong_answers(wrong, status):
+    assert ex.controller_gradients.run(wrong, seed=6).status == status

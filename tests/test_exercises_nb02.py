@@ -42,3 +42,40 @@ def test_linear_attention_wrong_answers(wrong, status):
 ])
 def test_delta_update_wrong_answers(wrong, status):
     assert ex.delta_update.run(wrong, seed=3).status == status
+
+
+def _delta_memory(q, k, v, beta, *, read_before_write=False, sum_rule=False, read_with_key=False,
+                  beta_lag=0, beta_on_value_only=False, transposed=False):
+    """Exercise 4 written out, and the mistakes it can make."""
+    W = np.zeros((v.shape[1], k.shape[1]))
+    y = np.empty(v.shape)
+    for i in range(len(k)):
+        b = beta[max(i - beta_lag, 0)]
+        old = W
+        if sum_rule:
+            W = W + b * np.outer(v[i], k[i])
+        elif beta_on_value_only:
+            W = W + np.outer(b * v[i] - W @ k[i], k[i])
+        elif transposed:
+            W = W + b * np.outer(k[i], v[i] - W @ k[i])
+        else:
+            W = W + b * np.outer(v[i] - W @ k[i], k[i])
+        y[i] = (old if read_before_write else W) @ (k[i] if read_with_key else q[i])
+    return y
+
+
+def test_delta_rule_memory_passes_the_written_out_version():
+    assert ex.delta_rule_memory.run(_delta_memory, seed=4).status == check.PASSED
+
+
+@pytest.mark.parametrize("wrong, status", [
+    (lambda *a: _delta_memory(*a, read_before_write=True), check.WRONG_VALUES),   # off by one in time
+    (lambda *a: _delta_memory(*a, sum_rule=True), check.WRONG_VALUES),            # adds, never replaces
+    (lambda *a: _delta_memory(*a, read_with_key=True), check.WRONG_VALUES),       # reads with k(i), not q(i)
+    (lambda *a: _delta_memory(*a, beta_lag=1), check.WRONG_VALUES),               # beta of the previous step
+    (lambda *a: _delta_memory(*a, beta_on_value_only=True), check.WRONG_VALUES),  # W + (beta v - W k) k^T
+    (lambda *a: _delta_memory(*a, transposed=True), check.ERROR),                 # k (v - W k)^T: shapes clash
+    (lambda *a: _delta_memory(*a)[-1], check.WRONG_SHAPE),                        # only the last read
+])
+def test_delta_rule_memory_wrong_answers(wrong, status):
+    assert ex.delta_rule_memory.run(wrong, seed=5).status == status

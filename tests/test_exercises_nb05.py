@@ -89,3 +89,64 @@ def test_an_exception_on_large_scores_is_reported_with_the_fix():
 ])
 def test_perplexity_wrong_answers(func, status):
     assert _run(nb05.perplexity, func) == status
+
+
+def _self_attention(layer, x, *, mask=True, scale_by_model=False, split="(3, heads, head)",
+                    softmax_axis=-1, merge_swapped=False, project=True, see_itself=True):
+    """Exercise 3 (core) in NumPy, and the mistakes it can make."""
+    B, T, d_model = x.shape
+    heads, head = layer.n_heads, d_model // layer.n_heads
+    qkv = x @ layer.qkv.kernel + layer.qkv.bias
+    if split == "(3, heads, head)":        # the layer's layout: [q | k | v], heads in blocks of d_head
+        qkv = qkv.reshape(B, T, 3, heads, head).transpose(2, 0, 3, 1, 4)
+    elif split == "(3, head, heads)":      # heads taken as interleaved columns
+        qkv = qkv.reshape(B, T, 3, head, heads).transpose(2, 0, 4, 1, 3)
+    else:                                  # "(heads, 3, head)": q, k, v taken inside each head's block
+        qkv = qkv.reshape(B, T, heads, 3, head).transpose(3, 0, 2, 1, 4)
+    q, k, v = qkv
+    scores = q @ np.swapaxes(k, -1, -2) / np.sqrt(d_model if scale_by_model else head)
+    if mask:
+        scores = np.where(np.tril(np.ones((T, T), bool), 0 if see_itself else -1), scores, -np.inf)
+    y = _softmax(scores, softmax_axis) @ v                                     # (B, heads, T, head)
+    y = y.transpose(0, 2, 3, 1) if merge_swapped else y.transpose(0, 2, 1, 3)  # (B, T, ., .)
+    y = y.reshape(B, T, d_model)
+    return y @ layer.out.kernel + layer.out.bias if project else y
+
+
+def test_causal_self_attention_passes_an_answer_in_numpy():
+    """NumPy arrays in, NumPy out: the checker does not insist on keras.ops (the worked solution,
+    in keras.ops, is run by test_exercise_catalogue)."""
+    assert nb05.causal_self_attention.run(_self_attention, seed=0).status == check.PASSED
+
+
+def test_causal_self_attention_reference_takes_the_course_layer_and_agrees_with_it():
+    """The checker's stand-in has the attributes of the real layer: the reference reads them from a
+    float32 CausalSelfAttention as well (the notebook's layer falls back on it) and gives its output."""
+    from fwcourse import transformer
+
+    layer = transformer.CausalSelfAttention(d_model=6, n_heads=2)
+    x = np.random.default_rng(3).standard_normal((2, 5, 6)).astype("float32")
+    layer.build(x.shape)
+    np.testing.assert_allclose(np.asarray(nb05.causal_self_attention_reference(layer, x)), np.asarray(layer(x)),
+                               rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("label, kwargs", [
+    ("no causal mask", dict(mask=False)),
+    ("scores scaled by sqrt(d_model), not sqrt(d_head)", dict(scale_by_model=True)),
+    ("heads taken as interleaved columns", dict(split="(3, head, heads)")),
+    ("q, k, v taken inside each head's block", dict(split="(heads, 3, head)")),
+    ("softmax over the queries", dict(softmax_axis=-2)),
+    ("heads merged in the wrong order", dict(merge_swapped=True)),
+    ("no output projection", dict(project=False)),
+    ("a position cannot see itself", dict(see_itself=False)),
+])
+def test_causal_self_attention_wrong_answers(label, kwargs):
+    with np.errstate(invalid="ignore"):   # a row with every score masked is NaN: the check says so
+        result = nb05.causal_self_attention.run(lambda *a: _self_attention(*a, **kwargs), seed=1)
+    assert result.status == check.WRONG_VALUES, f"{label}: {result}"
+
+
+def test_causal_self_attention_one_head_output_is_the_wrong_shape():
+    result = nb05.causal_self_attention.run(lambda layer, x: _self_attention(layer, x)[..., :1], seed=2)
+    assert result.status == check.WRONG_SHAPE

@@ -95,7 +95,7 @@ def test_command_writes_the_results_page_and_resumes_from_it(comparison, tmp_pat
     assert [r["seed"] for r in lm_compare.load_records(tmp_path / "fwl_results.json")] == [0, 1]
     # A longer training budget is a run of its own, and the page says how to repeat it.
     assert lm_compare.main(["--corpus", "synthetic", "--epochs", "3", "--out", str(tmp_path)]) == 0
-    assert len(calls) == 3 and "--first-seed 0 --epochs 3`" in (tmp_path / "fwl_results.md").read_text()
+    assert len(calls) == 3 and "--first-seed 0 --epochs 3 --out data`" in (tmp_path / "fwl_results.md").read_text()
 
 
 def test_summary_keeps_runs_of_other_sizes_apart():

@@ -64,6 +64,30 @@ def test_ctrl_c_is_one_line_and_exit_130(monkeypatch, capsys):
     assert capsys.readouterr().err == "fwcourse fake: interrupted.\n"
 
 
+def test_a_stop_inside_a_command_says_how_to_resume(monkeypatch, capsys):
+    from fwcourse.util.cli import stop_hint
+
+    fake = types.ModuleType("fwcourse_fake_resumable")
+
+    def interrupted(argv):
+        with stop_hint("run the same command again to resume"):
+            raise KeyboardInterrupt
+    fake.main = interrupted
+    monkeypatch.setitem(sys.modules, fake.__name__, fake)
+    monkeypatch.setitem(cli.COMMANDS, "fake", (fake.__name__, "a fake command"))
+    assert cli.main(["fake"]) == cli.EXIT_INTERRUPTED
+    assert capsys.readouterr().err == "fwcourse fake: interrupted; run the same command again to resume\n"
+
+
+def test_an_invalid_scale_is_one_line_before_any_command_is_imported(monkeypatch, capsys):
+    monkeypatch.setenv("FWCOURSE_SCALE", "huge")
+    monkeypatch.setitem(cli.COMMANDS, "fake", ("fwcourse_no_such_module", "never imported"))
+    assert cli.main(["fake", "--help"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err == "fwcourse fake: FWCOURSE_SCALE='huge' is not a scale; valid values are quick, default, full.\n"
+
+
 def test_python_dash_m_fwcourse_runs_the_dispatcher():
     """One real process: the module entry point (cheap: no command module is imported)."""
     ok = subprocess.run([sys.executable, "-m", "fwcourse", "--help"], capture_output=True, text=True, timeout=120)

@@ -25,3 +25,13 @@ def test_no_checkout_is_one_clear_error(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     with pytest.raises(FileNotFoundError, match="no course checkout found .* FWCOURSE_ROOT"):
         paths.repo_root()
+
+
+def test_results_go_outside_the_checkout_unless_the_environment_says_otherwise(tmp_path, monkeypatch):
+    monkeypatch.delenv(paths.RESULTS_VAR, raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert paths.results_dir("compare-lm") == tmp_path / "home" / "fwcourse-results" / "compare-lm"
+    monkeypatch.setenv(paths.RESULTS_VAR, str(tmp_path / "results"))
+    assert paths.results_dir("reproduce") == tmp_path / "results" / "reproduce"
+    monkeypatch.setenv(paths.RESULTS_VAR, "")  # set but empty: the default
+    assert paths.results_dir("reproduce") == tmp_path / "home" / "fwcourse-results" / "reproduce"

@@ -45,3 +45,28 @@ def test_the_committed_results_load_and_each_says_where_it_was_made():
         assert records and all(isinstance(r, dict) for r in records), name
         for record in records:  # the machine line of fwcourse.util.envinfo.machine
             assert "CPU core(s) usable" in record["machine"] and "\n" not in record["machine"], name
+
+
+def test_a_file_that_is_not_json_is_an_error_naming_it(tmp_path):
+    path = tmp_path / "results.json"
+    path.write_bytes(b"\xff not json")
+    with pytest.raises(ValueError, match="results.json must hold a JSON list of records; it is not JSON"):
+        results_file.load_records(path)
+    path.write_text('[{"a": 1}, 2]')
+    with pytest.raises(ValueError, match="must hold a JSON list of records"):
+        results_file.load_records(path)
+
+
+def test_writing_is_atomic_an_interrupted_write_keeps_the_old_records(tmp_path, monkeypatch):
+    path = tmp_path / "results.json"
+    results_file.write_records(path, [{"seed": 0}])
+
+    def interrupted(src, dst):
+        raise KeyboardInterrupt  # Ctrl-C just before the new file would replace the old one
+
+    monkeypatch.setattr("os.replace", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        results_file.write_records(path, [{"seed": 0}, {"seed": 1}])
+    monkeypatch.undo()
+    assert results_file.load_records(path) == [{"seed": 0}]
+    assert [p.name for p in tmp_path.iterdir()] == ["results.json"]

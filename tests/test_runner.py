@@ -60,3 +60,39 @@ def test_no_job_starts_after_the_budget_and_a_failing_job_keeps_what_was_done(tm
     with pytest.raises(RuntimeError, match="bad corpus"):
         results.run([(5, boom)])
     assert [r["n"] for r in _results(tmp_path).records] == [1]
+
+
+def test_the_folder_is_checked_before_any_run(tmp_path):
+    from fwcourse.util.outdir import OutputError
+
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(OutputError, match="--out '.*file' is a file"):
+        ResumableResults(tmp_path / "file", "demo", key=lambda r: r["n"], render=str)
+    with pytest.raises(OutputError, match="--results '.*sub' cannot be written"):
+        ResumableResults(tmp_path / "file" / "sub", "demo", key=lambda r: r["n"], render=str, option="--results")
+
+
+def test_files_of_its_names_it_did_not_write_are_refused_unless_overwrite(tmp_path):
+    from fwcourse.util.outdir import OutputError
+
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "demo.md").write_text("my page")
+    with pytest.raises(OutputError, match="already holds demo.md without its records demo.json"):
+        _results(tmp_path)
+    assert (out / "demo.md").read_text() == "my page"
+    for foreign, why in (("{}", "must hold a JSON list"), ("not json", "it is not JSON"),
+                         ('[{"m": 1}]', "a record lacks 'n'")):
+        (out / "demo.json").write_text(foreign)
+        with pytest.raises(OutputError, match=f"demo.json is not a results file of this command .*{why}"):
+            _results(tmp_path)
+        assert (out / "demo.json").read_text() == foreign
+    results = ResumableResults(out, "demo", key=lambda r: r["n"], render=lambda rs: "page\n", overwrite=True)
+    assert results.run(_jobs([1], []))
+    assert [r["n"] for r in json.loads((out / "demo.json").read_text())] == [1]
+
+
+def test_overwrite_keeps_the_experiments_own_records(tmp_path):
+    _results(tmp_path).run(_jobs([1], []))
+    again = ResumableResults(tmp_path / "out", "demo", key=lambda r: r["n"], render=str, overwrite=True)
+    assert again.done(1) and again.records == [{"n": 1, "square": 1}]

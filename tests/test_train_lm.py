@@ -10,6 +10,7 @@ import pytest
 
 from fwcourse import __main__ as cli
 from fwcourse.course import config
+from fwcourse.data.corpus import CorpusError
 from fwcourse.experiments import train_lm
 
 TINY = ["--corpus", "synthetic", "--n-docs", "10", "--words-per-doc", "120", "--seq-len", "16",
@@ -35,16 +36,17 @@ def test_bad_arguments_name_the_option(flag, value, match, capsys):
     assert match in capsys.readouterr().err
 
 
-def test_mirrored_over_two_cpu_devices(tmp_path):
-    """Distributed training runs, writes its outputs, and the saved model reproduces the metric."""
+def test_mirrored_over_three_cpu_devices(tmp_path):
+    """Distributed training runs with a batch (4) that 3 replicas cannot share evenly, which is
+    rounded up to 6; it writes its outputs, and the saved model reproduces the metric."""
     out = tmp_path / "run"
-    cmd = [sys.executable, "-m", "fwcourse", "train-lm", *TINY, "--cpu-devices", "2", "--out", str(out)]
+    cmd = [sys.executable, "-m", "fwcourse", "train-lm", *TINY, "--cpu-devices", "3", "--out", str(out)]
     proc = subprocess.run(cmd + ["--fwl"], capture_output=True, text=True,
                           timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "2 replica(s)" in proc.stdout
+    assert "3 replica(s)" in proc.stdout and "--batch-size 4 rounded up to 6" in proc.stdout
     metrics = json.loads((out / "metrics.json").read_text())
-    assert metrics["replicas"] == 2
+    assert metrics["replicas"] == 3 and metrics["args"]["batch_size"] == 6
     assert metrics["model"] == "fwl"
     assert len(metrics["loss"]) == 2 and np.all(np.isfinite(metrics["loss"]))
     assert metrics["valid_perplexity"] == pytest.approx(np.exp(metrics["valid_loss"]))
@@ -64,6 +66,24 @@ def test_mirrored_over_two_cpu_devices(tmp_path):
     # token-weighted mean only up to how the windows fall into batches
     assert np.log(transformer.perplexity(losses, win.weights)) == pytest.approx(
         metrics["valid_loss"], abs=0.02)
+
+
+def test_each_split_is_batched_so_that_its_first_batch_splits_evenly_over_the_replicas():
+    assert train_lm.replica_batch(6, 3, 65, "training") == 6  # later batches may be uneven: that works
+    assert train_lm.replica_batch(9, 3, 8, "validation") == 6  # one batch of 8 would not split
+    assert train_lm.replica_batch(4, 1, 3, "validation") == 3
+    with pytest.raises(CorpusError, match="the validation split holds 2 window.*fewer than the 3 replicas"):
+        train_lm.replica_batch(6, 3, 2, "validation")
+
+
+def test_a_run_of_other_settings_in_out_is_refused_before_training(tmp_path, capsys):
+    out = tmp_path / "run"
+    train_lm.train(train_lm.parse_args(TINY + ["--epochs", "1", "--out", str(out)]))
+    model = (out / "model.keras").read_bytes()
+    assert train_lm.main(TINY + ["--fwl", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "train-lm run of other settings (fwl: False there, True here" in err
+    assert (out / "model.keras").read_bytes() == model
 
 
 @pytest.mark.parametrize("scale", ["quick", "default"])

@@ -12,7 +12,6 @@ while evaluating (:mod:`fwcourse.util.peak_memory`: GPU memory on a GPU, residen
 """
 from __future__ import annotations
 
-import argparse
 import datetime
 import functools
 import json
@@ -34,7 +33,9 @@ from fwcourse.util import validate
 from fwcourse.util.peak_memory import with_peak_memory
 from fwcourse.util.envinfo import machine
 from fwcourse.experiments.runner import ResumableResults
-from fwcourse.util.paths import data_dir
+from fwcourse.util.cli import ArgumentParser, stop_hint
+from fwcourse.util.outdir import OutputError
+from fwcourse.util.paths import DEFAULT_RESULTS, RESULTS_VAR, results_dir
 from fwcourse.util.results_file import load_records  # noqa: F401  (load_records: for readers of the file)
 from fwcourse.util.tables import cell, markdown_table
 
@@ -333,7 +334,7 @@ def render_markdown(records: list[dict]) -> str:
         lines += [
             "", f"### {r['corpus']} corpus, {r['scale']} scale, {sizes['epochs']} epochs, seed {r['seed']}", "",
             f"Made by `FWCOURSE_SCALE={r['scale']} python -m fwcourse compare-lm --corpus {r['corpus']} "
-            f"--first-seed {r['seed']}{epochs_flag}` in {r['seconds'] / 60:.1f} min on {r['machine']}, {r['date']}. "
+            f"--first-seed {r['seed']}{epochs_flag} --out data` in {r['seconds'] / 60:.1f} min on {r['machine']}, {r['date']}. "
             f"Model: d_model {sizes['d_model']}, {sizes['n_layers']} layers, {sizes['n_heads']} heads, T = {sizes['seq_len']}, "
             f"FWL size {sizes['fwl_size']} with {sizes['attn_chunks']} chunks; {sizes['epochs']} epochs (weights of the "
             f"best validation epoch), batch "
@@ -413,10 +414,10 @@ def render_summary(rows: list[dict]) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``python -m fwcourse compare-lm``."""
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog="python -m fwcourse compare-lm",
         description="Notebook 06's comparison (base, + dynamic evaluation, FWL, FWL + dynamic "
-                    "evaluation) at the scale FWCOURSE_SCALE chooses, written to data/.",
+                    "evaluation) at the scale FWCOURSE_SCALE chooses, written to --out.",
     )
     parser.add_argument("--corpus", nargs="+", default=None, metavar="NAME_OR_PATH",
                         help=f"built-in corpora ({', '.join(lm_data.CORPORA)}) or your own .txt "
@@ -424,18 +425,36 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, default=1, help="seeds per corpus")
     parser.add_argument("--first-seed", type=int, default=0)
     parser.add_argument("--epochs", type=int, default=None, help="override the scale's training epochs")
-    parser.add_argument("--out", type=Path, default=None,
-                        help="folder for the results files (default: data/ of the course checkout)")
+    parser.add_argument("--out", type=Path, default=results_dir("compare-lm"),
+                        help=f"folder for the results files, created if missing (default: ${RESULTS_VAR}/compare-lm, "
+                             f"else {DEFAULT_RESULTS}/compare-lm: here %(default)s); --out data adds to the "
+                             "committed results in the checkout's data/")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace results files in --out that this command did not write")
     args = parser.parse_args([] if argv is None else list(argv))
+    if args.seeds < 1:
+        parser.error(f"--seeds must be >= 1; got {args.seeds}.")
+    if args.first_seed < 0:
+        parser.error(f"--first-seed must be >= 0; got {args.first_seed}.")
+    if args.epochs is not None and args.epochs < 1:
+        parser.error(f"--epochs must be >= 1; got {args.epochs}.")
+    missing = [c for c in args.corpus or [] if c not in lm_data.CORPORA and not os.path.exists(c)]
+    if missing:
+        parser.error(f"--corpus must name built-in corpora ({', '.join(lm_data.CORPORA)}) or existing .txt "
+                     f"files or folders; got {', '.join(map(repr, missing))}.")
     scale = config.scale()
     sizes = config.sizes("06")
     if args.epochs is not None:
-        sizes.epochs = validate.positive_int(args.epochs, "--epochs")
+        sizes.epochs = args.epochs
     def key(corpus, seed, sizes):  # a change to any size is a new run
         return corpus, seed, run_sizes(sizes)
 
-    results = ResumableResults(args.out or data_dir(), RESULTS_NAME, lambda r: key(r["corpus"], r["seed"], r["sizes"]),
-                               render_markdown)
+    try:
+        results = ResumableResults(args.out, RESULTS_NAME, lambda r: key(r["corpus"], r["seed"], r["sizes"]),
+                                   render_markdown, overwrite=args.overwrite)
+    except OutputError as err:  # before any training: one line
+        print(f"compare-lm: {err}", file=sys.stderr)
+        return 2
     transformer.use_accelerator()
 
     def run(corpus, seed) -> dict:
@@ -448,12 +467,14 @@ def main(argv: list[str] | None = None) -> int:
         ppl = {row["method"]: row["perplexity"] for row in r["rows"]}
         print(f"{r['corpus']} seed {r['seed']}: " + ", ".join(f"{m} {p:.4g}" for m, p in ppl.items()), flush=True)
 
-    seeds = range(args.first_seed, args.first_seed + validate.positive_int(args.seeds, "--seeds"))
+    seeds = range(args.first_seed, args.first_seed + args.seeds)
     jobs = ((key(corpus, seed, vars(sizes)), functools.partial(run, corpus, seed))
             for seed in seeds for corpus in args.corpus or sizes.corpora)
     try:
-        results.run(jobs, report=report)
+        with stop_hint(f"the finished runs are in {results.json_path}; run the same command again to continue"):
+            results.run(jobs, report=report)
     except corpus_lib.CorpusError as err:  # a learner's file: one line, no traceback
         print(f"compare-lm: {err}", file=sys.stderr)
         return 2
+    print(f"results: {results.md_path}")
     return 0

@@ -3,8 +3,10 @@
 An experiment is a list of runs, each named by a key (what makes it a different run: the model,
 the seed, the sizes, ...). :class:`ResumableResults` keeps their records in ``NAME.json`` and the
 page rendered from them in ``NAME.md`` (:mod:`fwcourse.util.results_file`), writes both after
-every run, and skips the runs whose key is already in the file: a command that is stopped, or
-run again with more seeds, does only what is missing.
+every run (atomically), and skips the runs whose key is already in the file: a command that is
+stopped, or run again with more seeds, does only what is missing. The folder is checked before any
+run starts (:func:`fwcourse.util.outdir.prepare`), and files of those names that the experiment did
+not write are refused unless ``overwrite``.
 """
 from __future__ import annotations
 
@@ -12,6 +14,8 @@ import time
 from pathlib import Path
 from typing import Callable, Hashable, Iterable
 
+from fwcourse.util import atomic
+from fwcourse.util.outdir import OutputError, prepare
 from fwcourse.util.results_file import load_records, write_records
 
 __all__ = ["ResumableResults"]
@@ -23,16 +27,30 @@ class ResumableResults:
     """The records of one experiment in ``out_dir/NAME.json`` and their page in ``out_dir/NAME.md``.
 
     ``key(record)`` names the run a record came from; ``render(records)`` is the page's Markdown.
+    :class:`fwcourse.util.outdir.OutputError` (naming ``option``) when the folder cannot be written,
+    when ``NAME.json`` is not a list of this experiment's records, or when ``NAME.md`` exists without
+    it (a page this experiment did not write). ``overwrite`` replaces such files; records of this
+    experiment are always kept.
     """
 
     def __init__(self, out_dir: Path | str, name: str, key: Callable[[dict], Hashable],
-                 render: Callable[[list[dict]], str]) -> None:
-        out = Path(out_dir)
-        out.mkdir(parents=True, exist_ok=True)
+                 render: Callable[[list[dict]], str], overwrite: bool = False, option: str = "--out") -> None:
+        out = prepare(out_dir, option)
         self.json_path, self.md_path = out / f"{name}.json", out / f"{name}.md"
         self.key, self.render = key, render
-        self.records = load_records(self.json_path)
-        self._done = {key(r) for r in self.records}
+        advice = f"choose another {option}, or add --overwrite to replace it."
+        if self.md_path.exists() and not self.json_path.exists() and not overwrite:
+            raise OutputError(f"{option} {str(out)!r} already holds {self.md_path.name} without its records "
+                              f"{self.json_path.name}, so this command did not write it; {advice}")
+        try:
+            self.records = load_records(self.json_path)
+            self._done = {key(r) for r in self.records}
+        except (ValueError, KeyError, TypeError) as err:
+            if not overwrite:
+                detail = err if isinstance(err, ValueError) else f"a record lacks {err}"
+                raise OutputError(f"{option} {str(out)!r}: {self.json_path.name} is not a results file of "
+                                  f"this command ({detail}); {advice}") from None
+            self.records, self._done = [], set()
 
     def done(self, key: Hashable) -> bool:
         """Whether a run with this key is already recorded."""
@@ -48,7 +66,7 @@ class ResumableResults:
     def write_page(self) -> None:
         """Render the page from every record (nothing to write while there are none)."""
         if self.records:
-            self.md_path.write_text(self.render(self.records))
+            atomic.write_text(self.md_path, self.render(self.records))
 
     def run(self, jobs: Iterable[Job], budget_s: float | None = None,
             report: Callable[[dict], None] | None = None) -> bool:

@@ -136,8 +136,13 @@ def format_report(info: dict[str, object]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """``python -m fwcourse env``: print the report; it takes no options."""
+    usage = "usage: python -m fwcourse env   (takes no options; prints the environment report)"
+    if argv in (["-h"], ["--help"]):
+        print(usage)
+        return 0
     if argv:
-        print("usage: python -m fwcourse env   (takes no options)", file=sys.stderr)
+        print(usage, file=sys.stderr)
         return 2
     print(format_report(report()))
     return 0

@@ -11,7 +11,8 @@
 #    fast-weight memory updated step by step gives the same outputs to round-off;
 # 2. measure the **capacity** of a fast-weight memory: retrieval error against the number of
 #    stored pairs, for random and orthogonal keys, with the sum rule and the delta rule;
-# 3. write the delta-rule update;
+# 3. write the delta-rule update, then the whole delta-rule memory over a sequence (the core
+#    exercise);
 # 4. see why softmax attention has no fixed-size memory, and what that costs as sequences grow.
 
 # %%
@@ -56,7 +57,7 @@ from fwcourse.course.exercises import nb02 as ex
 # chunks of $C$ steps, and the fast weights carried from chunk to chunk.
 
 # %% [markdown]
-# ### Exercise 1: the causal mask
+# ### Exercise 1 (warm-up): the causal mask
 #
 # Write `causal_mask(T)` returning a boolean `(T, T)` array whose entry `(i, j)` is `True` when
 # query `i` may look at key `j`, that is when `j <= i`.
@@ -70,7 +71,7 @@ def causal_mask(T):
 causal_mask = ex.causal_mask.check(causal_mask)
 
 # %% [markdown]
-# ### Exercise 2: causal linear attention in matrix form
+# ### Exercise 2 (warm-up): causal linear attention in matrix form
 #
 # Write `linear_attention(q, k, v)` for $\phi$ = identity: `q`, `k` of shape `(T, d_k)`, `v` of
 # shape `(T, d_v)`, returning `(T, d_v)`. Use your `causal_mask`.
@@ -167,7 +168,7 @@ for (rule, kind), curve in curves.items():
 #
 # With $\beta = 1$ and a unit-norm key, reading $k(i)$ afterwards returns exactly $v(i)$.
 #
-# ### Exercise 3: the delta-rule update
+# ### Exercise 3 (warm-up): the delta-rule update
 #
 # Write `delta_update(W, k, v, beta)` for `W` of shape `(d_v, d_k)`, `k` of shape `(d_k,)`, `v`
 # of shape `(d_v,)` and a number `beta`.
@@ -193,16 +194,50 @@ W_delta = delta_update(delta_update(np.zeros((2, 3)), key, v1, 1.0), key, v2, 1.
 print("sum rule reads  ", W_sum @ key, "\ndelta rule reads", W_delta @ key)
 
 # %% [markdown]
-# In a model, $\beta$ comes from the input through a sigmoid, and (in their code, which they
-# found crucial for stable training) $\phi(k)$ and $\phi(q)$ are normalised to sum to one.
-# `dr.delta_rule` runs the whole sequence:
+# ### Exercise 4 (core): the delta-rule memory over a sequence
+#
+# A delta-rule fast-weight programmer goes through the sequence from an empty memory,
+# $W(0) = 0$; at each step it writes with the delta rule, then reads with the query (write
+# before read, as in the identity above):
+#
+# $$ W(i) = W(i-1) + \beta(i)\,\big(v(i) - W(i-1)\,k(i)\big)\,k(i)^\top, \qquad y(i) = W(i)\,q(i),
+#    \qquad i = 1, \dots, T . $$
+#
+# Unlike the sum rule, what a write adds depends on what the memory already holds, so the outputs
+# are no longer a masked product $(M \odot Q K^\top) V$: the recursion is the model.
+#
+# Write `delta_rule_memory(q, k, v, beta)` for queries and keys `q`, `k` of shape `(T, d_k)` (as
+# they enter the memory, after any feature map), values `v` `(T, d_v)` and write strengths `beta`
+# `(T,)` in $(0, 1)$. Return the reads `y`, shape `(T, d_v)`. Your `delta_update` does each write.
 
 # %%
+def delta_rule_memory(q, k, v, beta):
+    ### BEGIN SOLUTION
+    W = np.zeros((v.shape[1], k.shape[1]))
+    y = np.empty(v.shape)
+    for i in range(len(k)):
+        W = delta_update(W, k[i], v[i], beta[i])
+        y[i] = W @ q[i]
+    return y
+    ### END SOLUTION
+
+delta_rule_memory = ex.delta_rule_memory.check(delta_rule_memory)
+
+# %% [markdown]
+# In a model, $\beta(i) = \sigma(w_\beta \cdot x(i))$ comes from the input, and (in their code,
+# which they found crucial for stable training) $\phi(k)$ and $\phi(q)$ are normalised to sum to
+# one. Fed those features, your function is the paper's delta-rule layer, `dr.delta_rule`:
+
+# %%
+def features(z):
+    return dr.sum_normalise(la.elu_plus_one(z))
+
 x = rng.standard_normal((T, 4))
 beta = dr.beta_gate(x, w_beta=rng.standard_normal(4))
 y_delta = dr.delta_rule(q, k, v, beta, phi="elu_plus_one", normalise=True)
 print(f"beta in [{beta.min():.2f}, {beta.max():.2f}];  outputs {y_delta.shape}, "
       f"max |y| = {np.abs(y_delta).max():.2f} (max |v| = {np.abs(v).max():.2f})")
+print(f"|yours - dr.delta_rule| = {np.abs(delta_rule_memory(features(q), features(k), v, beta) - y_delta).max():.1e}")
 
 # %% [markdown]
 # ## Widget: fill the memory
@@ -294,7 +329,8 @@ print(f"softmax time grows like T^{slope:.1f} over the longest lengths measured 
 # * Its memory has a fixed size, $d_v \times d_k$; with the sum rule, at most $d_k$ orthogonal
 #   associations fit without interference, and random keys interfere from the start.
 # * The delta rule reads before it writes and replaces the value stored under a key instead of
-#   adding to it; it degrades more gracefully when the memory is over-full.
+#   adding to it; it degrades more gracefully when the memory is over-full. Run over a sequence,
+#   it is a recursion, not a masked matrix product.
 # * Softmax attention has no such memory: its state is the whole past, so its cost per step
 #   grows with the sequence.
 #

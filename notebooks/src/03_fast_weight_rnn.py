@@ -12,10 +12,12 @@
 #    the memory read, and check each against the course's tested reference;
 # 2. run the model in NumPy and as a Keras layer (`fwcourse.fwrnn_layer.FastWeightRNN`), and see
 #    that both forms of the read agree to round-off;
-# 3. train it on the paper's associative-retrieval task, beside an LSTM and an
+# 3. write the step of the Keras cell yourself, as its `call` (the core exercise), and run your
+#    layer;
+# 4. train it on the paper's associative-retrieval task, beside an LSTM and an
 #    RNN + LayerNorm control;
-# 4. watch $A(t)$ and the attention weights step by step for one sequence;
-# 5. compare our reproduction of the paper's Table 1 with the paper, and say plainly what
+# 5. watch $A(t)$ and the attention weights step by step for one sequence;
+# 6. compare our reproduction of the paper's Table 1 with the paper, and say plainly what
 #    reproduces and what does not.
 
 # %%
@@ -87,7 +89,7 @@ print("tokens of the first:", demo.x[0])
 # %% [markdown]
 # ## The model in NumPy
 #
-# ### Exercise 1: the memory update
+# ### Exercise 1 (warm-up): the memory update
 #
 # Write `memory_update(A, h, decay, fast_lr)` for a batch: `A` has shape `(B, H, H)`, `h` has
 # shape `(B, H)`; return $\lambda A + \eta\,h h^\top$ for each example.
@@ -101,7 +103,7 @@ def memory_update(A, h, decay, fast_lr):
 memory_update = ex.memory_update.check(memory_update)
 
 # %% [markdown]
-# ### Exercise 2: the inner loop with LayerNorm
+# ### Exercise 2 (warm-up): the inner loop with LayerNorm
 #
 # Write `inner_loop(slow, A, inner_steps, gain, bias)`: given the slow term
 # `slow` $= h(t) W + x(t) C + b$ of shape `(B, H)` and the memory `A` `(B, H, H)`, start from
@@ -125,7 +127,7 @@ def inner_loop(slow, A, inner_steps, gain, bias):
 inner_loop = ex.inner_loop.check(inner_loop)
 
 # %% [markdown]
-# ### Exercise 3: the attention form
+# ### Exercise 3 (warm-up): the attention form
 #
 # Write `attention_read(h_past, query, decay, fast_lr)` for one sequence: `h_past` `(t, H)` holds
 # the states $h(1..t)$ written so far (the newest last), `query` `(H,)` is $h_s$. Return
@@ -194,6 +196,68 @@ layer = FastWeightRNN(H, return_sequences=True, dtype="float64")
 layer.build((None, T, D))
 layer.set_weights([C, W, b, gain, bias])  # kernel C, recurrent kernel W, bias, LayerNorm gain and bias
 print("Keras vs NumPy:", np.abs(np.asarray(layer(x)) - matrix).max())
+
+# %% [markdown]
+# ### Exercise 4 (core): the cell's step, as a Keras layer's `call`
+#
+# A Keras recurrent layer is a loop over time around a **cell**, a layer whose
+# `call(inputs, states)` computes one step. `FastWeightRNN` loops over `FastWeightRNNCell`, whose
+# states are $h(t)$ and the memory $A(t)$. Write the step, the whole of eqs. (1)-(2), in
+# `keras.ops` (so that it runs inside any Keras model, on any backend, on a GPU):
+#
+# $$ \text{slow} = x\,C + h(t)\,W + b, \qquad h_0 = \mathrm{ReLU}(\text{slow}), \qquad
+#    h_{s+1} = \mathrm{ReLU}\big(\mathrm{LN}[\,\text{slow} + A(t)\,h_s\,]\big) \ \ (s < S), $$
+#
+# $$ h(t+1) = h_S, \qquad A(t+1) = \lambda\,A(t) + \eta\,h(t+1)\,h(t+1)^\top . $$
+#
+# Write `fast_weight_cell_step(cell, x, h, A)`. `cell` is the layer itself (the cell class below
+# passes `self`): read its weights `cell.kernel` ($C$, shape `(D, H)`), `cell.recurrent_kernel`
+# ($W$, `(H, H)`), `cell.bias` ($b$), `cell.ln_gain`, `cell.ln_bias` (LayerNorm's gain and bias)
+# and its numbers `cell.inner_steps` ($S$), `cell.decay` ($\lambda$), `cell.fast_lr` ($\eta$).
+# `x` has shape `(B, D)`, `h` `(B, H)` and `A` `(B, H, H)`; return the pair `(h_new, A_new)`.
+# LayerNorm is over each example's features, with $\epsilon = 10^{-5}$, as in Exercise 2. The
+# checker calls your function with NumPy arrays in place of the layer's weights (`keras.ops`
+# takes both) and compares it with the NumPy reference.
+
+# %%
+from keras import ops
+
+def fast_weight_cell_step(cell, x, h, A):
+    ### BEGIN SOLUTION
+    slow = ops.matmul(x, cell.kernel) + ops.matmul(h, cell.recurrent_kernel) + cell.bias
+    h_s = ops.relu(slow)
+    for _ in range(cell.inner_steps):
+        z = slow + ops.einsum("bij,bj->bi", A, h_s)
+        z = (z - ops.mean(z, axis=-1, keepdims=True)) / ops.sqrt(ops.var(z, axis=-1, keepdims=True) + 1e-5)
+        h_s = ops.relu(cell.ln_gain * z + cell.ln_bias)
+    return h_s, cell.decay * A + cell.fast_lr * ops.einsum("bi,bj->bij", h_s, h_s)
+    ### END SOLUTION
+
+fast_weight_cell_step = ex.fast_weight_cell_step.check(fast_weight_cell_step)
+
+# %% [markdown]
+# Now your step is the `call` of a Keras cell. `FastWeightRNNCell` provides the weights, the
+# configuration and the state sizes; the subclass below replaces its `call` by yours (the memory
+# travels between steps flattened to `(B, H·H)`, so that Keras carries it like any other state).
+# Wrapped in `keras.layers.RNN`, your cell runs over whole sequences like any Keras recurrent
+# layer, and with the weights of the layer above it gives the same outputs:
+
+# %%
+from fwcourse.fwrnn_layer import FastWeightRNNCell
+
+class YourFastWeightCell(FastWeightRNNCell):
+    """The course's fast-weight cell, with your step as its call."""
+
+    def call(self, inputs, states, training=False):
+        A = ops.reshape(states[1], (-1, self.units, self.units))
+        h, A = fast_weight_cell_step(self, inputs, states[0], A)
+        return h, [h, ops.reshape(A, (-1, self.units * self.units))]
+
+
+yours = keras.layers.RNN(YourFastWeightCell(H, dtype="float64"), return_sequences=True, dtype="float64")
+yours.build((None, T, D))
+yours.set_weights(layer.get_weights())
+print("your layer vs FastWeightRNN:", np.abs(np.asarray(yours(x)) - np.asarray(layer(x))).max())
 
 # %% [markdown]
 # ## Training on the task (at this notebook's scale)
@@ -302,7 +366,7 @@ viz.frame_player(draw, len(text), description="step")
 # notebook cell should):
 #
 # ```
-# python -m fwcourse reproduce ba2016 [--seeds N] [--models ...] [--sizes 20,50,100]
+# python -m fwcourse reproduce ba2016 [--seeds N] [--models ...] [--sizes 20,50,100] --out data
 # ```
 #
 # It writes `data/ba2016_results.md` (the table, the machine, the settings, the time it took) and
@@ -342,7 +406,7 @@ if records:
         print(ba2016.budget_label(group[0]))
         print("\n".join(ba2016.compare_with_paper(group)), "\n")
 else:
-    print("No results in data/ yet: run `python -m fwcourse reproduce ba2016`.")
+    print("No results in data/ yet: run `python -m fwcourse reproduce ba2016 --out data`.")
 
 # %% [markdown]
 # ### What reproduces and what does not
@@ -379,11 +443,11 @@ else:
 # `data/ba2016_results.json`, from which the page is rendered):
 #
 # * cosine protocol, on a 2-core laptop-class machine, two processes side by side:
-#   `FWCOURSE_SCALE=default KERAS_BACKEND=jax python -m fwcourse reproduce ba2016 --models fastweights --sizes 20 --seeds 3 --max-steps 120000 --patience 1000 --max-minutes 50 --lr-schedule cosine`
+#   `FWCOURSE_SCALE=default KERAS_BACKEND=jax python -m fwcourse reproduce ba2016 --models fastweights --sizes 20 --seeds 3 --max-steps 120000 --patience 1000 --max-minutes 50 --lr-schedule cosine --out data`
 #   (and the same with `--models lstm,rnn_ln`, `rnn`, `irnn`); about 15 minutes per fast-weight
 #   run, 8 per LSTM run, 5 for the others;
 # * constant-rate protocol, 14 processes side by side on a 16-core machine, one per
-#   (model, R, seed): `... reproduce ba2016 --models M --sizes R --seeds 1 --first-seed S --max-steps 200000 --patience 1000 --max-minutes 17`.
+#   (model, R, seed): `... reproduce ba2016 --models M --sizes R --seeds 1 --first-seed S --max-steps 200000 --patience 1000 --max-minutes 17 --out data`.
 
 # %% [markdown]
 # ## Summary
@@ -392,7 +456,8 @@ else:
 #   reset for every sequence; reading it, $A(t) h_s$, is attention over the recent states with
 #   weights $\eta\lambda^{t-\tau} h(\tau)\cdot h_s$, and can be computed without the matrix.
 # * The inner loop refines the next state with LayerNorm over each example's features; the slow
-#   terms use the previous final state $h(t)$.
+#   terms use the previous final state $h(t)$. The whole step is a Keras cell's `call`: a few
+#   lines of `keras.ops`.
 # * A fair comparison needs a control with the same depth and LayerNorm but no fast memory, several
 #   seeds, and learning curves: a table at one training budget can mislead.
 #

@@ -1,19 +1,20 @@
 # %% [markdown]
 # # 04 · Next-word prediction, done right
 #
-# This notebook redoes a student project (the course's seed `000`): a Keras model that reads three
+# This notebook redoes a student project (Bratan & Cristea, 2024): a Keras model that reads three
 # words and suggests the next five, trained on a text file, with an interactive loop
 # "Enter a 3 word phrase". The project worked, in the sense that it ran and its training loss went
 # down. But it never measured how well the models *predict text they have not seen*, which is the
 # only thing a next-word model is for.
 #
 # **In this notebook you will**
-# 1. build the seed's pipeline (text → tokens → 3-word windows → next word) with a split by document;
-# 2. write the windows, top-k decoding and perplexity yourself and check them;
-# 3. train the seed's LSTM and Conv1D models, a fast-weight RNN (notebook 03) and a small real
+# 1. build the project's pipeline (text → tokens → 3-word windows → next word) with a split by document;
+# 2. write the windows, top-k decoding and perplexity yourself and check them, and the
+#    Kneser-Ney trigram model's probability (the core exercise);
+# 3. train the project's LSTM and Conv1D models, a fast-weight RNN (notebook 03) and a small real
 #    attention model, keeping the checkpoint that is best on *held-out* text;
 # 4. compare them with a smoothed trigram baseline in one table: perplexity, top-1 and top-5;
-# 5. see the seed's long "accurate" training overfit;
+# 5. see the project's long "accurate" training overfit;
 # 6. type a phrase and watch the top-5 next words.
 
 # %%
@@ -24,9 +25,9 @@ S = config.sizes("04")
 print(config.describe("04"))
 
 # %% [markdown]
-# ## The seed project, and what was wrong with its evaluation
+# ## The student project, and what was wrong with its evaluation
 #
-# Quoted from the seed report (their hardware, their data; we have neither):
+# Quoted from the project's report (their hardware, their data; we have neither):
 #
 # > "The fast LSTM model went from a 7.4280 loss in the first epoch to 2.4175 in the last (40th)
 # > epoch. Training took about 13ms/step [...] The accurate model went from a 7.32514 loss in the
@@ -39,7 +40,7 @@ print(config.describe("04"))
 # English achieves on new text: it is memorising. What the project needed, and what this notebook
 # adds:
 #
-# | seed | here |
+# | project | here |
 # |---|---|
 # | training loss only | perplexity, top-1 and top-5 on held-out documents |
 # | checkpoint "best" on the training loss | checkpoint best on the validation documents |
@@ -98,7 +99,7 @@ print(tok.encode(sample))
 print(f"vocabulary: {tok.size} ids; the most frequent words: {tok.vocabulary[2:12]}")
 
 # %% [markdown]
-# ## Exercise 1: windows of n words → the next word
+# ## Exercise 1 (warm-up): windows of n words → the next word
 #
 # From a stream of $L$ token ids $w_0, \dots, w_{L-1}$, build every window of $n$ consecutive ids
 # and the id that follows it:
@@ -158,20 +159,82 @@ results = {"Kneser-Ney trigram": {**trigram.evaluate(*data["test"]),
 print({k: round(v, 3) for k, v in results["Kneser-Ney trigram"].items()})
 
 # %% [markdown]
+# ## Exercise 2 (core): the Kneser-Ney probability
+#
+# Now write the whole recursion yourself (Kneser & Ney 1995, in the interpolated form of Chen &
+# Goodman 1999, eq. 17). Every order has the same form: discount each count of the context by $D$
+# and hand the freed mass, $D$ times the number of different words seen in the context, to the
+# next lower order:
+#
+# $$ P_3(w \mid u v) = \frac{\max(c(uvw) - D, 0)}{c(uv\,\cdot)} + \frac{D\,T(uv)}{c(uv\,\cdot)}\,P_2(w \mid v), $$
+#
+# $$ P_2(w \mid v) = \frac{\max(N(\cdot\, v w) - D, 0)}{N(\cdot\, v\,\cdot)}
+#    + \frac{D\,T(v)}{N(\cdot\, v\,\cdot)}\,P_1(w), $$
+#
+# $$ P_1(w) = \frac{\max(N(\cdot\, w) - D, 0)}{N(\cdot\,\cdot)} + \frac{D\,T_1}{N(\cdot\,\cdot)}\,\frac{1}{V} . $$
+#
+# * $c(uvw)$ counts the training trigrams, and $c(uv\,\cdot) = \sum_w c(uvw)$;
+# * $N(\cdot\, v w)$ is the number of **different** words $u$ seen before $v w$ (a continuation
+#   count), $N(\cdot\, v\,\cdot) = \sum_w N(\cdot\, v w)$; $N(\cdot\, w)$ is the number of different
+#   words $v$ seen before $w$ (in the last two words of the trigrams), $N(\cdot\,\cdot) = \sum_w N(\cdot\, w)$;
+# * $T$ is the number of different words with a non-zero count in that context: $T(uv)$,
+#   $T(v)$, and $T_1$ for $N(\cdot\, w)$;
+# * a context with no counts at all ($c(uv\,\cdot) = 0$, or $N(\cdot\, v\,\cdot) = 0$) passes the
+#   lower order on unchanged.
+#
+# Write `kneser_ney(trigrams, context, vocab_size, discount)`: `trigrams` is an integer array of
+# shape `(N, 3)` holding the training trigrams $(u, v, w)$, `context` the pair $(u, v)$, `discount`
+# is $D$. Return $P(w \mid u v)$ for every word $w$: an array of shape `(vocab_size,)` that sums
+# to one.
+
+# %%
+def kneser_ney(trigrams, context, vocab_size, discount):
+    ### BEGIN SOLUTION
+    def interpolate(counts, lower):
+        total = counts.sum()
+        if total == 0:
+            return lower
+        return np.maximum(counts - discount, 0) / total + discount * np.count_nonzero(counts) / total * lower
+
+    u, v = context
+    distinct = np.unique(trigrams, axis=0)              # each (u, v, w) once
+    pairs = np.unique(distinct[:, 1:], axis=0)          # each (v, w) once
+    p1 = interpolate(np.bincount(pairs[:, 1], minlength=vocab_size), np.full(vocab_size, 1 / vocab_size))
+    p2 = interpolate(np.bincount(distinct[distinct[:, 1] == v, 2], minlength=vocab_size), p1)
+    in_context = (trigrams[:, 0] == u) & (trigrams[:, 1] == v)
+    return interpolate(np.bincount(trigrams[in_context, 2], minlength=vocab_size), p2)
+    ### END SOLUTION
+
+kneser_ney = ex.kneser_ney.check(kneser_ney)
+
+# %% [markdown]
+# On the whole training set, your function gives the fitted model's distribution:
+
+# %%
+train_trigrams = np.column_stack([data["train"][0][:, -2:], data["train"][1]])
+context = tok.encode("the value")[-2:]
+p = kneser_ney(train_trigrams, context, tok.size, trigram.discount)
+print(f"sums to {p.sum():.6f}; max |yours - fwcourse.ngram| = "
+      f"{np.abs(p - np.exp(trigram.log_proba(context[None]))[0]).max():.1e}")
+print(f"after '{' '.join(tok.decode(context))}':", tok.decode(np.argsort(-p)[:5]))
+
+# %% [markdown]
 # ## Four neural models
 #
 # All read a window of 3 ids and output one logit per vocabulary word; the softmax is in the loss.
 #
-# * **lstm** (the seed's): Embedding → LSTM → LSTM → Dense + ReLU → Dense.
-# * **conv1d** (the seed's "transformer"): Embedding → Conv1D + ReLU → Conv1D → Dense + ReLU →
+# * **lstm** (the project's): Embedding → LSTM → LSTM → Dense + ReLU → Dense.
+# * **conv1d** (the project's "transformer"): Embedding → Conv1D + ReLU → Conv1D → Dense + ReLU →
 #   Dense. Convolutions mix neighbouring positions with fixed weights: there is no attention.
 # * **fastweights**: Embedding → fast-weight RNN (Ba et al. 2016, notebook 03) → Dense + ReLU → Dense.
 # * **attention**: one causal self-attention block (Vaswani et al. 2017) with learned positions,
 #   read out at the last position.
 #
 # Training minimises the sparse cross-entropy $-\log p(y_i \mid X_i)$ with the labels as integers:
-# the seed's one-hot labels would be an $N \times V$ matrix of zeros with the same loss. A
-# `ModelCheckpoint` keeps the weights with the lowest **validation** loss.
+# the project's one-hot labels would be an $N \times V$ matrix of zeros with the same loss. A
+# checkpoint callback (`BestCheckpoint`, like Keras's `ModelCheckpoint` but writing to a temporary
+# file first, so that an interrupted run never leaves a half-written model) keeps the weights with
+# the lowest **validation** loss.
 
 # %%
 import tempfile
@@ -194,7 +257,7 @@ for kind in ("lstm", "conv1d", "attention", "fastweights"):
           f"test perplexity {results[kind]['perplexity']:.1f}")
 
 # %% [markdown]
-# ## Exercise 2: perplexity from the loss
+# ## Exercise 3 (warm-up): perplexity from the loss
 #
 # The perplexity of a model on $N$ test windows is the exponential of its mean cross-entropy:
 #
@@ -264,9 +327,9 @@ fig.tight_layout()
 plt.show()
 
 # %% [markdown]
-# ## The seed's "accurate" model overfits
+# ## The project's "accurate" model overfits
 #
-# The seed trained a large LSTM for as long as time allowed and reported its falling training
+# The project trained a large LSTM for as long as time allowed and reported its falling training
 # loss. We train a larger LSTM for many epochs with no early stopping, and watch both losses.
 
 # %%
@@ -295,9 +358,9 @@ print(f"last epoch: training loss {h.loss[-1]:.2f} (perplexity {np.exp(h.loss[-1
 # with the lowest validation loss, so the saved model is the one before memorisation took over.
 
 # %% [markdown]
-# ## Exercise 3: top-k decoding
+# ## Exercise 4 (warm-up): top-k decoding
 #
-# The seed printed the five most likely next words. Given probabilities `probs` of shape
+# The project printed the five most likely next words. Given probabilities `probs` of shape
 # `(N, V)`, return the indices of the `k` largest entries of each row, **most likely first**:
 # shape `(N, k)`.
 
@@ -381,8 +444,9 @@ except ValueError as err:
 #
 # * A next-word model is judged on text it has not seen: perplexity, top-1 and top-5 on held-out
 #   **documents**, with the checkpoint chosen on validation documents.
-# * A falling training loss is not progress; the seed's 0.60 was memorisation.
-# * A smoothed trigram model is a strong, instant baseline on small corpora.
+# * A falling training loss is not progress; the project's 0.60 was memorisation.
+# * A smoothed trigram model is a strong, instant baseline on small corpora: a few lines of
+#   counting, discounting and interpolation, with continuation counts at the lower orders.
 # * The Conv1D "transformer" has no attention; a real attention block and a fast-weight RNN slot into
 #   the same pipeline, and the table says honestly how each does at this data size.
 #
@@ -391,7 +455,7 @@ except ValueError as err:
 #
 # ## References
 #
-# * Bratan & Cristea (2024), *Fast Weights: the first transformer variants?*, student report (the seed).
+# * Bratan & Cristea (2024), *Fast Weights: the first transformer variants?*, student report (the project this notebook redoes).
 # * Ba, Hinton, Mnih, Leibo & Ionescu (2016), *Using fast weights to attend to the recent past*, arXiv:1610.06258.
 # * Hochreiter & Schmidhuber (1997), *Long short-term memory*, Neural Computation 9:1735–1780.
 # * Vaswani et al. (2017), *Attention is all you need*, NeurIPS.

@@ -8,7 +8,8 @@
 # pipeline of long documents.
 #
 # **In this notebook you will**
-# 1. write the **causal mask** and **causal self-attention** yourself and check them;
+# 1. write the **causal mask** and **causal attention** yourself and check them, then a whole
+#    multi-head **causal self-attention layer**'s `call` in Keras (the core exercise);
 # 2. cut long documents into training windows and train the model with `model.fit`;
 # 3. measure it the way language models are measured, with **perplexity**, against a baseline;
 # 4. see that it is causal (the future cannot leak into a prediction), look at its attention
@@ -52,7 +53,7 @@ print(config.describe("05"))
 # softmax: that is the causal mask.
 
 # %% [markdown]
-# ### Exercise 1: the causal mask
+# ### Exercise 1 (warm-up): the causal mask
 #
 # Write `causal_mask(seq_len)` returning a boolean array `mask` of shape `(seq_len, seq_len)` with
 # `mask[t, s] = True` exactly when position `t` may attend to position `s`.
@@ -70,7 +71,7 @@ causal_mask = ex.causal_mask.check(causal_mask)
 print(np.asarray(causal_mask(5)).astype(int))
 
 # %% [markdown]
-# ### Exercise 2: causal self-attention (one head)
+# ### Exercise 2 (warm-up): causal self-attention (one head)
 #
 # Write `causal_attention(q, k, v)` for `q`, `k` of shape `(T, d)` and `v` of shape `(T, n)`,
 # returning the `(T, n)` array of the formula above. Compute all scores with one matrix product,
@@ -93,8 +94,76 @@ causal_attention = ex.causal_attention.check(causal_attention)
 # %% [markdown]
 # The course's version, `fwcourse.transformer.causal_attention`, is the same computation in
 # `keras.ops`, batched over any leading axes (batch, heads), with the softmax in float32 so that
-# it is safe under mixed precision. `CausalSelfAttention` splits the model width into heads and
-# calls it; `TransformerBlock` and `TransformerLM` assemble the model above.
+# it is safe under mixed precision. `TransformerBlock` and `TransformerLM` assemble the model
+# above around the layer you write next.
+#
+# ### Exercise 3 (core): a multi-head causal self-attention layer
+#
+# A transformer layer runs $h$ attention **heads** side by side on its input
+# $x \in \mathbb{R}^{T \times d_{\text{model}}}$, each of width $d_{\text{head}} = d_{\text{model}} / h$,
+# and mixes their outputs (Vaswani et al. 2017, section 3.2.2):
+#
+# $$ [\,Q \mid K \mid V\,] = x\,W_{qkv} + b_{qkv}, \qquad
+#    \mathrm{head}_i = \mathrm{Attention}(Q_i, K_i, V_i), \qquad
+#    y = [\,\mathrm{head}_1 \mid \dots \mid \mathrm{head}_h\,]\,W_o + b_o , $$
+#
+# where $Q_i$ is the $i$-th block of $d_{\text{head}}$ columns of $Q$ (the same for $K$, $V$) and
+# Attention is Exercise 2's causal attention with $d = d_{\text{head}}$. Write it as the `call` of
+# a Keras layer, in `keras.ops`, for a batch: `causal_self_attention(layer, x)` with `x` of shape
+# `(B, T, d_model)`, returning `(B, T, d_model)`. `layer` is the layer itself (the class below
+# passes `self`): it has `layer.d_model`, `layer.n_heads` and two dense layers' weights,
+# `layer.qkv.kernel` ($W_{qkv}$, shape `(d_model, 3 d_model)`: the columns of the queries, then
+# of the keys, then of the values), `layer.qkv.bias`, `layer.out.kernel` ($W_o$, `(d_model,
+# d_model)`) and `layer.out.bias`. The checker calls your function with NumPy arrays in place of
+# the weights (`keras.ops` takes both) and compares it with `fwcourse.transformer`'s layer given
+# the same weights.
+
+# %%
+from keras import ops
+
+def causal_self_attention(layer, x):
+    ### BEGIN SOLUTION
+    B, T = ops.shape(x)[0], ops.shape(x)[1]
+    head = layer.d_model // layer.n_heads
+    qkv = ops.matmul(x, layer.qkv.kernel) + layer.qkv.bias
+    qkv = ops.transpose(ops.reshape(qkv, (B, T, 3, layer.n_heads, head)), (2, 0, 3, 1, 4))
+    q, k, v = qkv[0], qkv[1], qkv[2]                       # (B, n_heads, T, head) each
+    scores = ops.matmul(q, ops.swapaxes(k, -1, -2)) / np.sqrt(head)
+    future = ops.arange(T)[None, :] > ops.arange(T)[:, None]
+    weights = ops.softmax(ops.where(future, float("-inf"), scores), axis=-1)
+    y = ops.reshape(ops.transpose(ops.matmul(weights, v), (0, 2, 1, 3)), (B, T, layer.d_model))
+    return ops.matmul(y, layer.out.kernel) + layer.out.bias
+    ### END SOLUTION
+
+causal_self_attention = ex.causal_self_attention.check(causal_self_attention)
+
+# %% [markdown]
+# Your function is now the `call` of a Keras layer: the subclass below keeps the weights and the
+# configuration of the course's `CausalSelfAttention` and replaces its `call` by yours. It gives
+# the course layer's outputs, and it is causal: changing the input from position 6 on leaves the
+# outputs before position 6 exactly as they were.
+
+# %%
+from fwcourse import transformer
+
+class YourCausalSelfAttention(transformer.CausalSelfAttention):
+    """The course's causal self-attention layer, with your call."""
+
+    def call(self, x, training=None):
+        return causal_self_attention(self, x)
+
+
+yours = YourCausalSelfAttention(d_model=12, n_heads=3)
+course = transformer.CausalSelfAttention(d_model=12, n_heads=3)
+x = np.random.default_rng(0).standard_normal((2, 10, 12)).astype("float32")
+yours.build(x.shape)
+course.build(x.shape)
+course.set_weights(yours.get_weights())
+out = np.asarray(yours(x))
+changed = x.copy()
+changed[:, 6:] = np.random.default_rng(1).standard_normal(changed[:, 6:].shape)
+print("your layer vs the course's:           ", np.abs(out - np.asarray(course(x))).max())
+print("max change at positions < 6 (causal): ", np.abs(np.asarray(yours(changed))[:, :6] - out[:, :6]).max())
 
 # %% [markdown]
 # ## Data: long documents cut into windows
@@ -133,8 +202,6 @@ print("targets:", " ".join(data.tokenizer.decode(train_w.targets[0][:12])))
 # same on a laptop and on a GPU machine.
 
 # %%
-from fwcourse import transformer
-
 print("accelerator:", transformer.use_accelerator())
 model = transformer.build_lm(data.tokenizer.size, S.d_model, S.n_layers, S.n_heads, S.seq_len,
                              dropout=S.dropout, learning_rate=S.learning_rate, seed=0)
@@ -186,7 +253,7 @@ print(f"trained in {time.perf_counter() - start:.1f} s")
 # A model that spreads its probability evenly over $k$ words has perplexity $k$: perplexity is
 # "how many words the model is hesitating between".
 #
-# ### Exercise 3: perplexity from per-token losses
+# ### Exercise 4 (warm-up): perplexity from per-token losses
 #
 # Write `perplexity(losses, weights)` for arrays of the same shape (weights 0 for padding),
 # returning one number.
@@ -306,7 +373,8 @@ viz.frame_player(draw, len(heads), description="head")
 # * A causal transformer predicts every next token of a window in one pass; the **causal mask**
 #   (scores of future positions set to $-\infty$) is what makes that legal, and we checked it: the
 #   logits before a change do not move.
-# * Pre-LayerNorm blocks, token + position embeddings and an unembedding are all the model is.
+# * Multi-head causal self-attention (your layer), pre-LayerNorm blocks, token + position
+#   embeddings and an unembedding are all the model is.
 # * **Perplexity** $=\exp(\text{mean token loss})$; a useful model must beat the unigram and trigram baselines,
 #   and it does so most where it has context to use.
 # * The same Keras code trains on a CPU, on a GPU with mixed precision and XLA, and on several

@@ -28,6 +28,22 @@ SOLUTIONS = {
             '    e = (W + np.outer(to, frm)) @ x - d\n'
             '    return e * (frm @ x), (e @ to) * x'
         ),
+        'controller_gradients': (
+            'def controller_gradients(W0, x_slow, x_fast, target, K, bk, V, bv):\n'
+            '    frm = x_slow @ K.T + bk\n'
+            '    to = x_slow @ V.T + bv\n'
+            '    W, errors = W0, []\n'
+            '    for t in range(len(x_slow)):\n'
+            '        y, W = controller_step(W, x_slow[t], x_fast[t], K, bk, V, bv)\n'
+            '        errors.append(y - target[t])\n'
+            '    e = np.array(errors)\n'
+            '    G = np.zeros_like(W0)                      # dE/dW(t), from the last step back\n'
+            '    d_to, d_frm = np.zeros_like(to), np.zeros_like(frm)\n'
+            '    for t in reversed(range(len(x_slow))):\n'
+            '        d_to[t], d_frm[t] = G @ frm[t], G.T @ to[t]\n'
+            '        G = G + np.outer(e[t], x_fast[t])      # the read at t used W(t-1)\n'
+            '    return 0.5 * np.sum(e ** 2), d_frm.T @ x_slow, d_frm.sum(axis=0), d_to.T @ x_slow, d_to.sum(axis=0)'
+        ),
     },
     '02': {
         'causal_mask': (
@@ -43,6 +59,15 @@ SOLUTIONS = {
             'def delta_update(W, k, v, beta):\n'
             '    v_old = W @ k\n'
             '    return W + beta * np.outer(v - v_old, k)'
+        ),
+        'delta_rule_memory': (
+            'def delta_rule_memory(q, k, v, beta):\n'
+            '    W = np.zeros((v.shape[1], k.shape[1]))\n'
+            '    y = np.empty(v.shape)\n'
+            '    for i in range(len(k)):\n'
+            '        W = delta_update(W, k[i], v[i], beta[i])\n'
+            '        y[i] = W @ q[i]\n'
+            '    return y'
         ),
     },
     '03': {
@@ -66,6 +91,16 @@ SOLUTIONS = {
             '    weights = fast_lr * decay ** ages * (h_past @ query)\n'
             '    return weights @ h_past'
         ),
+        'fast_weight_cell_step': (
+            'def fast_weight_cell_step(cell, x, h, A):\n'
+            '    slow = ops.matmul(x, cell.kernel) + ops.matmul(h, cell.recurrent_kernel) + cell.bias\n'
+            '    h_s = ops.relu(slow)\n'
+            '    for _ in range(cell.inner_steps):\n'
+            '        z = slow + ops.einsum("bij,bj->bi", A, h_s)\n'
+            '        z = (z - ops.mean(z, axis=-1, keepdims=True)) / ops.sqrt(ops.var(z, axis=-1, keepdims=True) + 1e-5)\n'
+            '        h_s = ops.relu(cell.ln_gain * z + cell.ln_bias)\n'
+            '    return h_s, cell.decay * A + cell.fast_lr * ops.einsum("bi,bj->bij", h_s, h_s)'
+        ),
     },
     '04': {
         'make_windows': (
@@ -73,6 +108,22 @@ SOLUTIONS = {
             '    X = np.lib.stride_tricks.sliding_window_view(tokens[:-1], n)\n'
             '    y = tokens[n:]\n'
             '    return X, y'
+        ),
+        'kneser_ney': (
+            'def kneser_ney(trigrams, context, vocab_size, discount):\n'
+            '    def interpolate(counts, lower):\n'
+            '        total = counts.sum()\n'
+            '        if total == 0:\n'
+            '            return lower\n'
+            '        return np.maximum(counts - discount, 0) / total + discount * np.count_nonzero(counts) / total * lower\n'
+            '\n'
+            '    u, v = context\n'
+            '    distinct = np.unique(trigrams, axis=0)              # each (u, v, w) once\n'
+            '    pairs = np.unique(distinct[:, 1:], axis=0)          # each (v, w) once\n'
+            '    p1 = interpolate(np.bincount(pairs[:, 1], minlength=vocab_size), np.full(vocab_size, 1 / vocab_size))\n'
+            '    p2 = interpolate(np.bincount(distinct[distinct[:, 1] == v, 2], minlength=vocab_size), p1)\n'
+            '    in_context = (trigrams[:, 0] == u) & (trigrams[:, 1] == v)\n'
+            '    return interpolate(np.bincount(trigrams[in_context, 2], minlength=vocab_size), p2)'
         ),
         'perplexity': (
             'def perplexity(log_probs, targets):\n'
@@ -98,6 +149,19 @@ SOLUTIONS = {
             '    weights = np.exp(scores)\n'
             '    weights /= weights.sum(axis=-1, keepdims=True)\n'
             '    return weights @ v'
+        ),
+        'causal_self_attention': (
+            'def causal_self_attention(layer, x):\n'
+            '    B, T = ops.shape(x)[0], ops.shape(x)[1]\n'
+            '    head = layer.d_model // layer.n_heads\n'
+            '    qkv = ops.matmul(x, layer.qkv.kernel) + layer.qkv.bias\n'
+            '    qkv = ops.transpose(ops.reshape(qkv, (B, T, 3, layer.n_heads, head)), (2, 0, 3, 1, 4))\n'
+            '    q, k, v = qkv[0], qkv[1], qkv[2]                       # (B, n_heads, T, head) each\n'
+            '    scores = ops.matmul(q, ops.swapaxes(k, -1, -2)) / np.sqrt(head)\n'
+            '    future = ops.arange(T)[None, :] > ops.arange(T)[:, None]\n'
+            '    weights = ops.softmax(ops.where(future, float("-inf"), scores), axis=-1)\n'
+            '    y = ops.reshape(ops.transpose(ops.matmul(weights, v), (0, 2, 1, 3)), (B, T, layer.d_model))\n'
+            '    return ops.matmul(y, layer.out.kernel) + layer.out.bias'
         ),
         'perplexity': (
             'def perplexity(losses, weights):\n'

@@ -62,4 +62,35 @@ delta_update = Exercise(
     ],
 )
 
-EXERCISES = [causal_mask, linear_attention, delta_update]
+
+def delta_rule_memory_reference(q, k, v, beta):
+    """The delta-rule fast-weight memory over a sequence (Schlag et al. 2021, the delta update rule),
+    with the keys and queries used as given (no feature map, no normalisation), from ``W(0) = 0``:
+    ``W(i) = W(i-1) + beta(i) (v(i) - W(i-1) k(i)) k(i)^T``, ``y(i) = W(i) q(i)``."""
+    return dr.delta_rule(q, k, v, beta, phi=None, normalise=False)
+
+
+def _sequence_inputs(rng: np.random.Generator, trial: int) -> dict:
+    s = odd_sizes(trial)
+    # Unit-norm keys, as the sum-normalised features of the paper's code are bounded: a write then
+    # shrinks what is stored under the key by the factor 1 - beta instead of amplifying it.
+    k = rng.standard_normal((s.t, s.d))
+    k /= np.linalg.norm(k, axis=1, keepdims=True)
+    return dict(q=rng.standard_normal((s.t, s.d)), k=k, v=rng.standard_normal((s.t, s.n)),
+                beta=rng.uniform(0.1, 1.0, s.t))
+
+
+delta_rule_memory = Exercise(
+    name="delta_rule_memory",
+    reference=delta_rule_memory_reference,
+    make_inputs=_sequence_inputs,
+    hint=[
+        "Start from an empty memory W = np.zeros((d_v, d_k)) and go through the sequence in order, "
+        "one delta_update per step with the key k[i], the value v[i] and the strength beta[i].",
+        "Write first, then read: y[i] = W @ q[i] with the memory that already holds step i's write "
+        "(the 2021 paper's order; notebook 01's controller read first).",
+        "Read with the query q[i], not the key; stack the T reads into an array of shape (T, d_v).",
+    ],
+)
+
+EXERCISES = [causal_mask, linear_attention, delta_update, delta_rule_memory]

@@ -1,5 +1,8 @@
-"""Exercises of notebook 03 (Ba et al. 2016): the memory update, the inner loop, the attention form."""
+"""Exercises of notebook 03 (Ba et al. 2016): the memory update, the inner loop, the attention form
+(warm-up), and one step of the Keras cell (core)."""
 from __future__ import annotations
+
+from types import SimpleNamespace
 
 import numpy as np
 
@@ -28,18 +31,34 @@ memory_update = Exercise(
 )
 
 
+def _units(trial: int) -> int:
+    """H for a trial: at least five features, since LayerNorm over two features outputs ±1
+    whatever the input, and the inner loop would settle at once."""
+    return odd_sizes(trial).d + 3
+
+
+def _flipping_memory(rng: np.random.Generator, batch: int, units: int) -> np.ndarray:
+    """A memory (B, H, H) under which every inner-loop step changes h.
+
+    A memory the network builds (η > 0) makes the loop settle within a step or two, so that an
+    answer taking one step too many or too few can differ from the reference by round-off only.
+    An anti-Hebbian memory (η < 0) makes h flip between states instead: every step changes it
+    (by >= 9% of its largest entry on 12 000 inputs tried). It is symmetric, as every fast-weight
+    memory is, so reading it as ``A h`` or ``h A`` is the same.
+    """
+    past = rng.standard_normal((batch, 3, units))
+    return -2.0 * np.einsum("bti,btj->bij", past, past)
+
+
+def _layer_norm_parameters(rng: np.random.Generator, units: int) -> dict:
+    return dict(gain=1 + 0.2 * rng.standard_normal(units), bias=0.1 * rng.standard_normal(units))
+
+
 def _inner_inputs(rng: np.random.Generator, trial: int) -> dict:
-    s = odd_sizes(trial)
-    # A memory the network builds (η > 0) makes the loop settle within a step or two, so that an
-    # answer taking one step too many or too few can differ from the reference by round-off only.
-    # An anti-Hebbian memory (η < 0) makes h flip between states instead: every step changes it
-    # (by >= 9% of its largest entry on 12 000 inputs tried). At least five features: LayerNorm
-    # over two features outputs ±1 whatever the input, so the loop would settle at once there too.
-    H = s.d + 3
-    past = rng.standard_normal((s.b, 3, H))
-    A = -2.0 * np.einsum("bti,btj->bij", past, past)
+    s, H = odd_sizes(trial), _units(trial)
+    A = _flipping_memory(rng, s.b, H)
     return dict(slow=rng.standard_normal((s.b, H)), A=A, inner_steps=1 + trial % 3,
-                gain=1 + 0.2 * rng.standard_normal(H), bias=0.1 * rng.standard_normal(H))
+                **_layer_norm_parameters(rng, H))
 
 
 inner_loop = Exercise(
@@ -71,4 +90,52 @@ attention_read = Exercise(
     ],
 )
 
-EXERCISES = [memory_update, inner_loop, attention_read]
+
+def fast_weight_cell_step_reference(cell, x, h, A):
+    """One step of the fast-weight RNN cell (Ba et al. 2016, eqs. 1-2): ``(h(t+1), A(t+1))``.
+
+    ``slow = x C + h(t) W + b`` (the previous *final* state), ``h_0 = relu(slow)``, S times
+    ``h_{s+1} = relu(LN(slow + A(t) h_s))`` over each example's features, then
+    ``A(t+1) = λ A(t) + η h(t+1) h(t+1)ᵀ``. ``cell`` is a
+    :class:`fwcourse.fwrnn_layer.FastWeightRNNCell`, or anything with its weights ``kernel`` (C),
+    ``recurrent_kernel`` (W), ``bias``, ``ln_gain``, ``ln_bias`` and its ``inner_steps`` (S),
+    ``decay`` (λ), ``fast_lr`` (η); ``x`` (B, D), ``h`` (B, H), ``A`` (B, H, H). Arrays and eager
+    tensors alike are computed on in NumPy.
+    """
+    kernel, recurrent, bias, gain, ln_bias = (
+        np.asarray(w) for w in (cell.kernel, cell.recurrent_kernel, cell.bias, cell.ln_gain, cell.ln_bias))
+    x, h, A = np.asarray(x), np.asarray(h), np.asarray(A)
+    h_new = fwrnn.inner_loop(x @ kernel + h @ recurrent + bias, A, cell.inner_steps, gain, ln_bias)
+    return h_new, fwrnn.update_memory(A, h_new, cell.decay, cell.fast_lr)
+
+
+def _cell_inputs(rng: np.random.Generator, trial: int) -> dict:
+    s, H = odd_sizes(trial), _units(trial)
+    D = s.n
+    ln = _layer_norm_parameters(rng, H)
+    # the cell's stand-in: the attributes a FastWeightRNNCell has, holding random weights (a plain
+    # namespace, so that the grader can hand it to a process without the course package)
+    cell = SimpleNamespace(kernel=rng.standard_normal((D, H)),
+                           recurrent_kernel=rng.standard_normal((H, H)) / np.sqrt(H),
+                           bias=0.1 * rng.standard_normal(H), ln_gain=ln["gain"], ln_bias=ln["bias"],
+                           inner_steps=1 + trial % 3, **_rates(rng))
+    return dict(cell=cell, x=rng.standard_normal((s.b, D)), h=np.abs(rng.standard_normal((s.b, H))),
+                A=_flipping_memory(rng, s.b, H))
+
+
+fast_weight_cell_step = Exercise(
+    name="fast_weight_cell_step",
+    reference=fast_weight_cell_step_reference,
+    make_inputs=_cell_inputs,
+    hint=[
+        "slow = x @ cell.kernel + h @ cell.recurrent_kernel + cell.bias, computed once with the previous "
+        "final state h: it stays the same in every inner step.",
+        "h_s = relu(slow); then cell.inner_steps times: h_s = relu(LN(slow + A h_s)), with A h_s = "
+        "ops.einsum('bij,bj->bi', A, h_s) and LN over the last axis: (z - mean) / sqrt(var + 1e-5) * "
+        "cell.ln_gain + cell.ln_bias.",
+        "Write to the memory after the inner loop, with the new state: A_new = cell.decay * A + "
+        "cell.fast_lr * h_s h_sᵀ for each example (ops.einsum('bi,bj->bij', h_s, h_s)). Return (h_s, A_new).",
+    ],
+)
+
+EXERCISES = [memory_update, inner_loop, attention_read, fast_weight_cell_step]

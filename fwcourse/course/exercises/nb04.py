@@ -1,4 +1,5 @@
-"""Exercises of notebook 04 (next-word prediction): making windows, top-k decoding, perplexity."""
+"""Exercises of notebook 04 (next-word prediction): making windows, perplexity, top-k decoding
+(warm-up), and the Kneser-Ney trigram's probability (core)."""
 from __future__ import annotations
 
 import numpy as np
@@ -60,4 +61,52 @@ perplexity = Exercise(
     ],
 )
 
-EXERCISES = [make_windows, top_k, perplexity]
+
+def kneser_ney_reference(trigrams, context, vocab_size, discount):
+    """P(w | u v) for every word w under the interpolated Kneser-Ney trigram model of ``trigrams``
+    (Chen & Goodman 1999, eq. 17; :class:`fwcourse.ngram.KneserNeyTrigram`), shape (vocab_size,).
+
+    ``trigrams`` (N, 3) the training trigrams (u, v, w), ``context`` the pair (u, v), ``discount`` D.
+    """
+    trigrams = np.asarray(trigrams)
+    model = ngram.KneserNeyTrigram(vocab_size, discount).fit(trigrams[:, :2], trigrams[:, 2])
+    return np.exp(model.log_proba(np.asarray(context)[None, :]))[0]
+
+
+def _kneser_ney_inputs(rng: np.random.Generator, trial: int) -> dict:
+    V = 6 + trial
+    # Zipf-like word frequencies over part of the vocabulary: trigrams repeat (raw and continuation
+    # counts differ) and the last words never occur (they live on the uniform floor alone).
+    freq = 1.0 / np.arange(1, V - 1) ** 1.2
+    trigrams = rng.choice(V - 2, size=(12 + 10 * trial, 3), p=freq / freq.sum())
+    middles = np.unique(trigrams[:, 1])
+    # the context falls through a different number of orders in each trial
+    if trial % 3 == 0:    # a context seen in training: all three orders
+        context = trigrams[rng.integers(len(trigrams)), :2]
+    elif trial % 3 == 1:  # an unseen pair whose last word was seen before others: the bigram order
+        unseen = [(u, v) for u in range(V) for v in middles if not np.any(np.all(trigrams[:, :2] == (u, v), axis=1))]
+        context = np.array(unseen[rng.integers(len(unseen))])
+    else:                 # a last word never seen in the middle: the unigram order alone
+        context = np.array([rng.integers(V), V - 1])
+    return dict(trigrams=trigrams, context=context, vocab_size=V, discount=float(rng.uniform(0.3, 0.9)))
+
+
+kneser_ney = Exercise(
+    name="kneser_ney",
+    reference=kneser_ney_reference,
+    make_inputs=_kneser_ney_inputs,
+    hint=[
+        "All three orders have one shape: P(w) = max(c(w) - D, 0) / c(.) + D * T / c(.) * P_lower(w), "
+        "where c(w) are the counts in the context, c(.) their sum and T how many words have c(w) > 0; "
+        "a context with no counts at all is just P_lower. Write it once, as a function of the counts "
+        "(np.bincount(words, minlength=vocab_size)) and the lower-order array.",
+        "Order 3 counts the trigrams (u, v, w) of the context itself. Orders 2 and 1 count distinct "
+        "contexts, not occurrences: for order 2, the number of different u before (v, w); for order 1, "
+        "the number of different v before w. np.unique(trigrams, axis=0) keeps each trigram once, and "
+        "np.unique of its last two columns each pair (v, w) once.",
+        "Order 1 interpolates with the uniform distribution, np.full(vocab_size, 1 / vocab_size): "
+        "P1 = interpolate(N1, uniform), P2 = interpolate(N2 of v, P1), P3 = interpolate(c3 of (u, v), P2).",
+    ],
+)
+
+EXERCISES = [make_windows, kneser_ney, perplexity, top_k]

@@ -1,7 +1,10 @@
 """Exercises of notebook 05 (a causal transformer language model): the mask, causal attention,
-and perplexity from per-token losses."""
+and perplexity from per-token losses (warm-up), and a multi-head causal self-attention layer's
+call (core)."""
 from __future__ import annotations
 
+import functools
+from types import SimpleNamespace
 from typing import Callable
 
 import numpy as np
@@ -114,4 +117,67 @@ perplexity = Exercise(
     ],
 )
 
-EXERCISES = [causal_mask, causal_attention, perplexity]
+def causal_self_attention_reference(layer, x):
+    """Multi-head causal self-attention with ``layer``'s weights, in ``x``'s dtype:
+    :class:`fwcourse.transformer.CausalSelfAttention` (Vaswani et al. 2017, eq. 1 in every head,
+    with a causal mask).
+
+    ``layer`` is a ``CausalSelfAttention``, or anything with its ``d_model``, ``n_heads`` and the
+    weights ``qkv.kernel`` (d_model, 3 d_model), ``qkv.bias``, ``out.kernel`` (d_model, d_model),
+    ``out.bias``; ``x`` (B, T, d_model).
+    """
+    x = np.asarray(x)
+    reference = _reference_layer(layer.d_model, layer.n_heads, x.dtype.name)
+    reference.set_weights([np.asarray(w) for w in (layer.qkv.kernel, layer.qkv.bias, layer.out.kernel, layer.out.bias)])
+    return reference(x)
+
+
+@functools.lru_cache(maxsize=None)
+def _reference_layer(d_model: int, n_heads: int, dtype: str) -> transformer.CausalSelfAttention:
+    """One built reference layer per configuration, reused: creating a layer's variables costs far
+    more than the attention itself (a check would spend most of its time there)."""
+    reference = transformer.CausalSelfAttention(d_model, n_heads, dtype=dtype)
+    reference.build((None, None, d_model))
+    return reference
+
+
+# (heads, width of a head) per trial: one head and several, heads of width 1 and wider, so that
+# heads split or merged in the wrong order, or scores scaled by the model's width instead of the
+# head's, are wrong in some trial
+_HEADS = [(1, 2), (2, 3), (3, 1), (2, 2)]
+
+
+def _self_attention_inputs(rng: np.random.Generator, trial: int) -> dict:
+    s = odd_sizes(trial)
+    n_heads, head = _HEADS[trial % len(_HEADS)]
+    d_model = n_heads * head
+
+    def dense(width: int) -> SimpleNamespace:
+        # weights of the scale Keras initialises them at, so that scores stay of order 1 and the
+        # softmax is far from one-hot: a missing 1/sqrt(d) then changes the output
+        return SimpleNamespace(kernel=rng.standard_normal((d_model, width)) / np.sqrt(d_model),
+                               bias=0.1 * rng.standard_normal(width))
+
+    # the layer's stand-in: the attributes a CausalSelfAttention has, holding random weights (a plain
+    # namespace, so that the grader can hand it to a process without the course package)
+    layer = SimpleNamespace(d_model=d_model, n_heads=n_heads, qkv=dense(3 * d_model), out=dense(d_model))
+    # at least two positions: over one, the softmax is 1 whatever the scores (Keras warns about it)
+    return dict(layer=layer, x=rng.standard_normal((s.b, s.t + 1, d_model)))
+
+
+causal_self_attention = Exercise(
+    name="causal_self_attention",
+    reference=causal_self_attention_reference,
+    make_inputs=_self_attention_inputs,
+    hint=[
+        "qkv = x @ layer.qkv.kernel + layer.qkv.bias has shape (B, T, 3 d_model): queries, keys, values "
+        "side by side. Reshape it to (B, T, 3, n_heads, d_head) and move the axes to (3, B, n_heads, T, d_head).",
+        "In every head: scores = q @ k^T / sqrt(d_head), shape (B, n_heads, T, T); set the scores of s > t "
+        "to -inf, softmax over the last axis, multiply by v.",
+        "Merge the heads back: (B, n_heads, T, d_head) -> (B, T, n_heads, d_head) -> (B, T, d_model), "
+        "then the output projection @ layer.out.kernel + layer.out.bias.",
+    ],
+    rtol=1e-5, atol=1e-6,  # the reference takes its softmax in float32 (mixed-precision safe)
+)
+
+EXERCISES = [causal_mask, causal_attention, causal_self_attention, perplexity]

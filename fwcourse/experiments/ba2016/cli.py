@@ -1,10 +1,13 @@
 """``python -m fwcourse reproduce ba2016``: train every (model, R, seed) at the chosen scale and keep
-the records in ``data/ba2016_results.json`` and the page in ``data/ba2016_results.md``, resumably
-(:class:`fwcourse.experiments.runner.ResumableResults`)."""
+the records in ``OUT/ba2016_results.json`` and the page in ``OUT/ba2016_results.md``, resumably
+(:class:`fwcourse.experiments.runner.ResumableResults`). ``OUT`` is ``--out``, by default
+:func:`fwcourse.util.paths.results_dir` (outside the checkout); ``--out data`` updates the
+committed results."""
 from __future__ import annotations
 
 import argparse
 import functools
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -13,11 +16,12 @@ from fwcourse.course import config
 from fwcourse.data import retrieval
 from fwcourse.experiments.ba2016.models import MODELS
 from fwcourse.experiments.ba2016.report import RESULTS_NAME, render_markdown
-from fwcourse.util.paths import data_dir
 from fwcourse.experiments.ba2016.train import train_one
 from fwcourse.experiments.runner import ResumableResults
-from fwcourse.util import validate
 from fwcourse.util.envinfo import machine
+from fwcourse.util.cli import ArgumentParser, stop_hint
+from fwcourse.util.outdir import OutputError
+from fwcourse.util.paths import DEFAULT_RESULTS, RESULTS_VAR, results_dir
 
 SIZES = (20, 50, 100)
 TRAIN_KEYS = ("max_steps", "eval_every", "patience", "batch_size", "learning_rate")
@@ -43,7 +47,7 @@ def settings_for_scale(scale_name: str | None = None) -> dict:
 
 
 def _parse(argv: list[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog="python -m fwcourse reproduce",
         description="Reproduce Ba et al. (2016) Table 1 (associative retrieval) at the chosen scale.",
     )
@@ -54,8 +58,12 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--models", default=",".join(MODELS),
                         help=f"comma-separated subset of {','.join(MODELS)}")
     parser.add_argument("--sizes", default=",".join(map(str, SIZES)), help="comma-separated R values")
-    parser.add_argument("--out", type=Path, default=None,
-                        help="folder for the results files (default: data/ of the course checkout)")
+    parser.add_argument("--out", type=Path, default=results_dir("reproduce"),
+                        help=f"folder for the results files, created if missing (default: ${RESULTS_VAR}/reproduce, "
+                             f"else {DEFAULT_RESULTS}/reproduce: here %(default)s); --out data adds to the "
+                             "committed results in the checkout's data/")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace results files in --out that this command did not write")
     parser.add_argument("--max-steps", type=int, default=None, help="override the scale's step budget per run")
     parser.add_argument("--patience", type=int, default=None,
                         help="override the scale's early-stopping patience (in evaluations)")
@@ -80,8 +88,12 @@ def _parse(argv: list[str]) -> argparse.Namespace:
         parser.error(f"--seeds must be >= 1; got {args.seeds}")
     if args.first_seed < 0:
         parser.error(f"--first-seed must be >= 0; got {args.first_seed}")
-    if args.max_minutes is not None and not args.max_minutes > 0:
-        parser.error(f"--max-minutes must be > 0; got {args.max_minutes}")
+    for name in ("max_steps", "patience"):
+        if getattr(args, name) is not None and getattr(args, name) < 1:
+            parser.error(f"--{name.replace('_', '-')} must be >= 1; got {getattr(args, name)}")
+    for name in ("max_minutes", "budget_minutes"):
+        if getattr(args, name) is not None and not getattr(args, name) > 0:
+            parser.error(f"--{name.replace('_', '-')} must be > 0; got {getattr(args, name)}")
     args.models, args.sizes = models, sizes
     return args
 
@@ -95,12 +107,16 @@ def main(argv: list[str] | None = None) -> int:
     if args.lr_schedule != "constant":
         settings["lr_schedule"] = args.lr_schedule
     if args.max_steps is not None:
-        settings["max_steps"] = validate.positive_int(args.max_steps, "--max-steps")
+        settings["max_steps"] = args.max_steps
     if args.patience is not None:
-        settings["patience"] = validate.positive_int(args.patience, "--patience")
+        settings["patience"] = args.patience
     n_seeds = args.seeds if args.seeds is not None else settings["seeds"]
     seeds = range(args.first_seed, args.first_seed + n_seeds)
-    results = ResumableResults(args.out or data_dir(), RESULTS_NAME, record_key, render_markdown)
+    try:
+        results = ResumableResults(args.out, RESULTS_NAME, record_key, render_markdown, overwrite=args.overwrite)
+    except OutputError as err:  # before any training: one line
+        print(f"reproduce: {err}", file=sys.stderr)
+        return 2
     data = retrieval.make_splits(settings["n_train"], settings["n_valid"], settings["n_test"],
                                  num_pairs=settings["num_pairs"], rng=settings["data_seed"])
     machine_line = machine()
@@ -119,6 +135,9 @@ def main(argv: list[str] | None = None) -> int:
     jobs = ((run_key(model, units, seed, settings), functools.partial(run, model, units, seed))
             for units in args.sizes for seed in seeds for model in args.models)
     budget_s = None if args.budget_minutes is None else 60 * args.budget_minutes
-    if not results.run(jobs, budget_s, report):
+    with stop_hint(f"the finished runs are in {results.json_path}; run the same command again to continue"):
+        finished = results.run(jobs, budget_s, report)
+    if not finished:
         print("budget reached; run the same command again to continue.")
+    print(f"results: {results.md_path}")
     return 0

@@ -12,8 +12,8 @@ with an "Enter a 3 word phrase" loop), done with a held-out evaluation.
 ================ ==========================================================================
 
 The public names of these modules are available here (``from fwcourse.experiments import
-nextword; nextword.build_model(...)``). They are loaded on first use, so that ``python -m fwcourse
-predict`` can quiet TensorFlow's start-up log before TensorFlow is imported.
+nextword; nextword.build_model(...)``). They are loaded on first use, so that
+importing the package (e.g. for ``python -m fwcourse predict --help``) does not start TensorFlow.
 """
 from __future__ import annotations
 

@@ -10,10 +10,11 @@ Train a model first with ``python -m fwcourse train-nextword``.
 """
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 from typing import Sequence
+
+from fwcourse.util.cli import ArgumentParser
 
 QUIT = "0"
 
@@ -61,10 +62,9 @@ def loop(predictor, k: int = 5, stdin=None, stdout=None) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m fwcourse predict [--model DIR] [--top K]``."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up log off the loop
     from fwcourse.experiments.nextword.run_dir import DEFAULT_RUN_DIR
 
-    p = argparse.ArgumentParser(
+    p = ArgumentParser(
         prog="python -m fwcourse predict",
         description="Type a phrase, get the most likely next words; 0 or Ctrl-D quits. Works with piped input.",
     )
@@ -89,3 +89,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # the reader went away (e.g. `| head`): stop quietly
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except UnicodeDecodeError as err:
+        print()  # ends the prompt's line
+        print(f"predict: the input is not {err.encoding} text (byte {err.object[err.start]:#04x} cannot be "
+              f"read); save it as {err.encoding}.", file=sys.stderr)
+        return 2

@@ -1,8 +1,9 @@
 """Run directories: what ``python -m fwcourse predict`` needs to use a trained model.
 
 A run directory holds ``model.keras`` (best on validation), ``vocab.json``, ``settings.json``,
-``history.csv`` and ``metrics.json``. Loading it with a tokenizer of another vocabulary is refused:
-the ids would mean different words.
+``history.csv`` and ``metrics.json`` (and ``backup/`` while a run is unfinished), written atomically,
+and ``fwcourse-run.json``, which says whose run it is (:func:`fwcourse.util.outdir.claim`). Loading
+it with a tokenizer of another vocabulary is refused: the ids would mean different words.
 """
 from __future__ import annotations
 
@@ -11,8 +12,10 @@ import os
 from pathlib import Path
 
 from fwcourse.data import corpus
+from fwcourse.util import atomic
 
 DEFAULT_RUN_DIR = Path("runs") / "nextword"
+RUN_FILES = ("model.keras", "vocab.json", "settings.json", "history.csv", "metrics.json", "backup")
 
 
 def save_run_files(out_dir: str | os.PathLike, tokenizer: corpus.Tokenizer, settings: dict) -> None:
@@ -21,9 +24,9 @@ def save_run_files(out_dir: str | os.PathLike, tokenizer: corpus.Tokenizer, sett
     out.mkdir(parents=True, exist_ok=True)
     if (out / "vocab.json").is_file():
         check_vocabulary(out, tokenizer)
-    (out / "vocab.json").write_text(json.dumps(tokenizer.vocabulary), encoding="utf-8")
+    atomic.write_text(out / "vocab.json", json.dumps(tokenizer.vocabulary))
     settings = {**settings, "vocab_size": tokenizer.size, "vocab_sha256": tokenizer.fingerprint}
-    (out / "settings.json").write_text(json.dumps(settings, indent=2), encoding="utf-8")
+    atomic.write_text(out / "settings.json", json.dumps(settings, indent=2))
 
 
 def check_vocabulary(run_dir: str | os.PathLike, tokenizer: corpus.Tokenizer) -> None:
@@ -66,5 +69,11 @@ def load_run(run_dir: str | os.PathLike, tokenizer: corpus.Tokenizer | None = No
         raise ValueError(
             f"the model in {str(run)!r} has {model.output_shape[-1]} outputs but its vocab.json has "
             f"{saved.size} words: the files come from different runs."
+        )
+    if model.input_shape[-1] != settings.get("context"):
+        raise ValueError(
+            f"the model in {str(run)!r} reads {model.input_shape[-1]} words but its settings.json says "
+            f"context {settings.get('context')}: the files come from different runs; train again into "
+            "a new --out directory."
         )
     return model, saved, settings

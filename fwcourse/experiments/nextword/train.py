@@ -1,6 +1,7 @@
-"""Training a next-word model: the checkpoint best on the *validation* documents is kept
-(``keras.callbacks.ModelCheckpoint``) and an interrupted run resumes (``BackupAndRestore``);
-:func:`train_run` is the whole pipeline of ``python -m fwcourse train-nextword``."""
+"""Training a next-word model: the checkpoint best on the *validation* documents is kept (saved
+atomically, so that a Ctrl-C never leaves half a model) and an interrupted run resumes
+(``keras.callbacks.BackupAndRestore``); :func:`train_run` is the whole pipeline of
+``python -m fwcourse train-nextword``."""
 from __future__ import annotations
 
 import csv
@@ -17,9 +18,9 @@ from fwcourse import ngram
 from fwcourse.course import config
 from fwcourse.data import corpus
 from fwcourse.experiments.nextword.models import build_model, model_sizes
-from fwcourse.experiments.nextword.run_dir import DEFAULT_RUN_DIR, save_run_files
+from fwcourse.experiments.nextword.run_dir import DEFAULT_RUN_DIR, RUN_FILES, save_run_files
 from fwcourse.experiments.nextword.scoring import evaluate
-from fwcourse.util import validate
+from fwcourse.util import atomic, outdir, validate
 
 
 @dataclass
@@ -33,6 +34,23 @@ class History:
     def best_epoch(self) -> int:
         """1-based epoch with the lowest validation loss: the checkpoint that was kept."""
         return int(np.argmin(self.val_loss)) + 1
+
+
+class BestCheckpoint(keras.callbacks.Callback):
+    """Save the model to ``path`` after each epoch whose validation loss is below every earlier one
+    (and below ``best``, that of a run being resumed), like ``keras.callbacks.ModelCheckpoint(
+    save_best_only=True)``, but atomically: an interruption leaves the previous best whole."""
+
+    def __init__(self, path: str | os.PathLike, best: float | None = None) -> None:
+        super().__init__()
+        self.path, self.best = Path(path), np.inf if best is None else float(best)
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        loss = (logs or {}).get("val_loss")
+        if loss is not None and loss < self.best:
+            self.best = float(loss)
+            with atomic.replacing(self.path) as tmp:
+                self.model.save(tmp)
 
 
 def fit(
@@ -64,10 +82,7 @@ def fit(
     previous = read_history(log_path) if resuming else None
     callbacks = [
         keras.callbacks.BackupAndRestore(str(backup)),
-        keras.callbacks.ModelCheckpoint(
-            str(best_path), monitor="val_loss", save_best_only=True,
-            initial_value_threshold=min(previous.val_loss) if previous and previous.val_loss else None,
-        ),
+        BestCheckpoint(best_path, min(previous.val_loss) if previous and previous.val_loss else None),
         keras.callbacks.CSVLogger(str(log_path), append=resuming),
     ]
     if patience is not None:
@@ -107,6 +122,7 @@ def train_run(
     epochs: int | None = None,
     seed: int = 0,
     verbose: int = 1,
+    overwrite: bool = False,
 ) -> dict:
     """Load and split the corpus, train ``kind`` into ``out_dir`` (resuming if interrupted), score.
 
@@ -115,6 +131,11 @@ def train_run(
     global random state (see :func:`fit`). Writes ``metrics.json`` with the validation and test
     scores of the best checkpoint and of the Kneser-Ney trigram baseline on the same windows;
     returns that dictionary.
+
+    ``out_dir`` is claimed before training (:func:`fwcourse.util.outdir.claim`): a folder holding a
+    run of another model, context, vocabulary, seed or sizes, or run files this command did not
+    write, raises :class:`fwcourse.util.outdir.OutputError` unless ``overwrite``, which deletes
+    those files (and only those) first.
     """
     sizes = sizes if sizes is not None else config.sizes("04")
     source = sizes.corpus if source is None else source
@@ -122,6 +143,10 @@ def train_run(
     data = corpus.nextword_arrays(tc, context)
     settings = dict(kind=kind, context=context, seed=seed, scale=sizes.scale, source=str(source),
                     **model_sizes(sizes))
+    identity = {"model": kind, "context": context,
+                "vocabulary": f"{tc.tokenizer.size} words, sha256 {tc.tokenizer.fingerprint[:12]}",
+                "seed": seed, "source": str(source), "sizes": model_sizes(sizes)}
+    outdir.claim(out_dir, "train-nextword", identity, RUN_FILES, overwrite=overwrite)
     save_run_files(out_dir, tc.tokenizer, settings)
     model = build_model(kind, tc.tokenizer.size, context, seed=seed, **model_sizes(sizes))
     history = fit(model, _cap(data["train"], sizes.max_train_windows, seed), data["valid"], out_dir,
@@ -135,7 +160,7 @@ def train_run(
                                "test": baseline.evaluate(*data["test"])},
         "windows": {p: int(len(data[p][1])) for p in data},
     }
-    (Path(out_dir) / "metrics.json").write_text(json.dumps(metrics, indent=2), encoding="utf-8")
+    atomic.write_text(Path(out_dir) / "metrics.json", json.dumps(metrics, indent=2))
     return metrics
 
 
