@@ -17,16 +17,18 @@ prints one of these verdicts, in plain words:
 * ``public checks passed``.
 
 ``check`` returns the function to use from then on: the learner's when it passed, otherwise the
-reference, so that later cells still run (and it says so). When the environment variable
-``FWCOURSE_GRADE_LOG`` names a file, each verdict is also appended to it as a JSON line; this is
-how ``python -m fwcourse grade`` collects scores.
+reference, so that later cells still run (and it says so).
+
+This check runs in the learner's kernel, for the learner: nothing it prints or returns counts for
+a grade. ``python -m fwcourse grade`` runs the same :meth:`Exercise.run` in its own process on a
+stand-in for the learner's function that calls it in a sandboxed process of its own (see
+:mod:`fwcourse.course.grade`); the stand-in reports that process's failures as
+:class:`LearnerError` and :class:`TimeLimit`.
 """
 from __future__ import annotations
 
 import copy
 import importlib
-import json
-import os
 import re
 import secrets
 import signal
@@ -39,8 +41,6 @@ from typing import Any, Callable
 
 import numpy as np
 
-GRADE_LOG_ENV = "FWCOURSE_GRADE_LOG"
-
 PASSED = "passed"
 NOT_ATTEMPTED = "not_attempted"
 ERROR = "error"
@@ -48,7 +48,8 @@ WRONG_SHAPE = "wrong_shape"
 WRONG_DTYPE = "wrong_dtype"
 WRONG_VALUES = "wrong_values"
 TIMEOUT = "timeout"
-STATUSES = (PASSED, NOT_ATTEMPTED, ERROR, WRONG_SHAPE, WRONG_DTYPE, WRONG_VALUES, TIMEOUT)
+USES_REFERENCE = "uses_reference"  # found by the grader only: the function calls the reference
+STATUSES = (PASSED, NOT_ATTEMPTED, ERROR, WRONG_SHAPE, WRONG_DTYPE, WRONG_VALUES, TIMEOUT, USES_REFERENCE)
 
 _HEADLINES = {
     PASSED: "public checks passed",
@@ -58,6 +59,7 @@ _HEADLINES = {
     WRONG_DTYPE: "wrong dtype",
     WRONG_VALUES: "wrong values",
     TIMEOUT: "timed out",
+    USES_REFERENCE: "uses the reference",
 }
 
 # A few size sets for trials: the first is tiny (sizes of 1 catch many axis mistakes), the others
@@ -76,9 +78,20 @@ def odd_sizes(trial: int) -> SimpleNamespace:
     return SimpleNamespace(**_TRIAL_SIZES[trial % len(_TRIAL_SIZES)])
 
 
-class _TimeLimit(BaseException):
+class TimeLimit(BaseException):
     """Raised inside a learner's function when it runs too long (a BaseException, so that a bare
-    ``except Exception`` in learner code cannot swallow it)."""
+    ``except Exception`` in learner code cannot swallow it), or by the grader's stand-in for it."""
+
+
+class LearnerError(Exception):
+    """The learner's function failed in another process (the grader's): ``status`` (:data:`ERROR`,
+    :data:`USES_REFERENCE`) and ``detail``, the text to show (a short traceback)."""
+
+    def __init__(self, status: str, detail: str) -> None:
+        if status not in STATUSES:
+            raise ValueError(f"status must be one of {STATUSES}; got {status!r}.")
+        super().__init__((detail.strip().splitlines() or [status])[-1])
+        self.status, self.detail = status, detail
 
 
 @dataclass
@@ -104,7 +117,7 @@ class CheckResult:
 
 
 def _call_with_time_limit(func: Callable, args: tuple, seconds: float):
-    """Call ``func(*args)``; raise :class:`_TimeLimit` after ``seconds``.
+    """Call ``func(*args)``; raise :class:`TimeLimit` after ``seconds``.
 
     On POSIX in the main thread (a Jupyter cell, a script) an interval timer interrupts the call
     itself. Elsewhere the call runs in a daemon thread that is abandoned at the limit.
@@ -114,7 +127,7 @@ def _call_with_time_limit(func: Callable, args: tuple, seconds: float):
     )
     if use_signal:
         def _alarm(signum, frame):
-            raise _TimeLimit()
+            raise TimeLimit()
 
         previous = signal.signal(signal.SIGALRM, _alarm)
         signal.setitimer(signal.ITIMER_REAL, seconds)
@@ -135,18 +148,21 @@ def _call_with_time_limit(func: Callable, args: tuple, seconds: float):
     worker.start()
     worker.join(seconds)
     if worker.is_alive():
-        raise _TimeLimit()
+        raise TimeLimit()
     if "error" in box:
         raise box["error"]
     return box["value"]
 
 
+def short_traceback(frames: list[traceback.FrameSummary], exception: str) -> str:
+    """How an error in the learner's code is shown: its last three frames, then the exception."""
+    return "".join(traceback.format_list(frames[-3:]) + [exception]).rstrip()
+
+
 def _short_traceback(err: BaseException) -> str:
-    """The last few frames of the learner's code (frames of this module are dropped)."""
+    """:func:`short_traceback` of ``err``, without the frames of this module."""
     frames = [f for f in traceback.extract_tb(err.__traceback__) if f.filename != __file__]
-    lines = traceback.format_list(frames[-3:])
-    lines += traceback.format_exception_only(type(err), err)
-    return "".join(lines).rstrip()
+    return short_traceback(frames, "".join(traceback.format_exception_only(type(err), err)))
 
 
 def _as_array(value) -> np.ndarray:
@@ -308,11 +324,13 @@ class Exercise:
                 return self._result(
                     NOT_ATTEMPTED, f"Replace the `raise NotImplementedError` in {self.name} with your code."
                 )
-            except _TimeLimit:
+            except TimeLimit:
                 return self._result(
                     TIMEOUT,
                     f"{where}\nThe call did not finish within {self.timeout:g} s: look for a loop that never ends.",
                 )
+            except LearnerError as err:  # already worded for the learner, where it happened
+                return self._result(err.status, f"{where}\n{err.detail}")
             except Exception as err:  # the learner's mistake, reported, not re-raised
                 return self._result(ERROR, f"{where}\n{_short_traceback(err)}")
             if (got is None or got is Ellipsis) and expected is not None:
@@ -329,7 +347,6 @@ class Exercise:
         """Check ``func``, print the verdict, and return the function later cells should use."""
         result = self.run(func)
         print(result)
-        _log_for_grading(result, self.notebook)
         if result.passed:
             return func
         if result.status != NOT_ATTEMPTED:
@@ -407,12 +424,3 @@ class Exercise:
             )
         return None
 
-
-def _log_for_grading(result: CheckResult, notebook: str | None) -> None:
-    path = os.environ.get(GRADE_LOG_ENV)
-    if not path:
-        return
-    record = {"exercise": result.exercise, "notebook": notebook, "status": result.status,
-              "message": result.message}
-    with open(path, "a", encoding="utf-8") as fh:
-        fh.write(json.dumps(record) + "\n")

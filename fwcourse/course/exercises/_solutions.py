@@ -187,5 +187,18 @@ SOLUTIONS = {
             '    earlier = np.cumsum(memory, axis=0) - memory       # chunks before g\n'
             '    return (intra + qc @ earlier).reshape(T, v.shape[-1])'
         ),
+        'fast_weight_layer': (
+            'def fast_weight_layer(layer, x, labels, c):\n'
+            '    h = x @ layer.kernel + layer.bias\n'
+            '    logits = h @ layer.out_kernel + layer.out_bias\n'
+            '    p = np.exp(logits - logits.max(axis=-1, keepdims=True))\n'
+            '    p /= p.sum(axis=-1, keepdims=True)\n'
+            '    p[np.arange(len(labels)), labels] -= 1            # p - onehot(y): dCE/dlogits\n'
+            '    delta = c[:, None] * p @ layer.out_kernel.T       # dL/dh, one row per token\n'
+            '    scores = np.tril(x @ x.T, k=-1)                   # x_t·x_s for s < t\n'
+            '    earlier = np.cumsum(delta, axis=0) - delta        # Σ_{s<t} delta_s\n'
+            '    h_fast = h - layer.step_kernel * scores @ delta - layer.step_bias * earlier\n'
+            '    return delta, h_fast @ layer.out_kernel + layer.out_bias'
+        ),
     },
 }

@@ -1,10 +1,14 @@
-"""Exercises of notebook 06 (Fast Weight Layers): gradients of a dense layer are linear attention."""
+"""Exercises of notebook 06 (Fast Weight Layers): a dense layer's per-token gradients, one SGD step
+on the past as linear attention and its chunked form (warm-up), and a Fast Weight Layer with one
+fast dense layer below a softmax unembedding, inner gradient included (core)."""
 from __future__ import annotations
 
 import tracemalloc
+from types import SimpleNamespace
 from typing import Callable
 
 import numpy as np
+import tensorflow as tf
 from keras import ops
 
 from fwcourse.util import validate
@@ -174,4 +178,95 @@ chunked_attention = _ChunkedExercise(
     ],
 )
 
-EXERCISES = [per_token_kernel_gradients, fast_dense, chunked_attention]
+
+
+def fast_weight_layer_reference(layer, x, labels, c) -> tuple[np.ndarray, np.ndarray]:
+    """A Fast Weight Layer of one fast dense layer below a slow softmax unembedding, by its
+    definition (Clark et al. 2022, §3): ``(delta [T, m], logits [T, V])``, in float64.
+
+    The layer computes ``h_s = x_s W + b`` and the unembedding ``h_s W_out + b_out``; the inner loss
+    is ``L = Σ_s c_s CE_s`` with ``CE_s`` the softmax cross-entropy of label ``y_s``. ``delta[s]`` is
+    ``∂L/∂h_s``, the upstream gradient at the dense layer's output. ``logits[t]`` is the block's
+    output at ``x_t`` after one explicit SGD step on ``L_{<t} = Σ_{s<t} c_s CE_s``, taken at the
+    slow weights, with step sizes ``η_W`` for ``W`` and ``η_b`` for ``b`` (the unembedding is not
+    updated): ``logits_t = f(x_t; θ - η ⊙ ∇_θ L_{<t})``. Every gradient comes from
+    ``tf.GradientTape``, one tape per position: the definition, not the linear-attention form.
+
+    ``layer`` has ``kernel`` W (d, m), ``bias`` b (m,), ``out_kernel`` W_out (m, V), ``out_bias``
+    (V,) and the step sizes ``step_kernel`` η_W and ``step_bias`` η_b; ``x`` (T, d), integer
+    ``labels`` (T,) in [0, V), loss weights ``c`` (T,) >= 0.
+    """
+    W = validate.array(layer.kernel, "layer.kernel", ndim=2)
+    d, m = W.shape
+    b = validate.array(layer.bias, "layer.bias", shape=(m,))
+    W_out = validate.array(layer.out_kernel, "layer.out_kernel", shape=(m, None))
+    b_out = validate.array(layer.out_bias, "layer.out_bias", shape=(W_out.shape[1],))
+    x = validate.array(x, "x", shape=(None, d))
+    T = x.shape[0]
+    labels = validate.token_ids(validate.array(labels, "labels", shape=(T,)), "labels", W_out.shape[1])
+    c = validate.array(c, "c", shape=(T,))
+    if c.size and c.min() < 0:
+        raise ValueError(f"c must hold loss weights >= 0; got a minimum of {c.min():g}.")
+    eta_W = float(validate.in_range(layer.step_kernel, "layer.step_kernel"))
+    eta_b = float(validate.in_range(layer.step_bias, "layer.step_bias"))
+    W, b, W_out, b_out, x, c = (tf.constant(a, tf.float64) for a in (W, b, W_out, b_out, x, c))
+
+    def inner_loss(h, before: int):
+        """Σ_{s<before} c_s CE_s, for the layer's outputs h of those positions."""
+        ce = tf.nn.sparse_softmax_cross_entropy_with_logits(labels[:before], h @ W_out + b_out)
+        return tf.reduce_sum(c[:before] * ce)
+
+    logits = []
+    for t in range(T):
+        with tf.GradientTape() as tape:
+            tape.watch([W, b])
+            loss = inner_loss(x[:t] @ W + b, t)
+        # zero, not None, at t = 0: no earlier tokens, no step
+        grad_W, grad_b = tape.gradient(loss, [W, b], unconnected_gradients=tf.UnconnectedGradients.ZERO)
+        W_t, b_t = W - eta_W * grad_W, b - eta_b * grad_b
+        logits.append((x[t:t + 1] @ W_t + b_t) @ W_out + b_out)
+    h = x @ W + b
+    with tf.GradientTape() as tape:
+        tape.watch(h)
+        loss = inner_loss(h, T)
+    return tape.gradient(loss, h).numpy(), tf.concat(logits, axis=0).numpy()
+
+
+def _fast_weight_layer_inputs(rng: np.random.Generator, trial: int) -> dict:
+    s = odd_sizes(trial)
+    T, d, m = s.t, s.d, s.m
+    V = m + s.n + 1  # more classes than units, so that every change of h shows in the logits
+    # the layer's stand-in: a dense layer, the unembedding and the two step sizes, at the scale
+    # Keras initialises weights (a plain namespace of NumPy values, so that the grader can hand it
+    # to a process without the course package)
+    layer = SimpleNamespace(
+        kernel=rng.standard_normal((d, m)) / np.sqrt(d), bias=0.1 * rng.standard_normal(m),
+        out_kernel=rng.standard_normal((m, V)) / np.sqrt(m), out_bias=0.1 * rng.standard_normal(V),
+        # unequal step sizes, so that a bias stepped with the kernel's step size is wrong
+        step_kernel=float(rng.uniform(0.5, 1.0)), step_bias=float(rng.uniform(1.5, 2.0)),
+    )
+    # c = w / N as in the FWL: some positions unweighted (padding; the last has no next token),
+    # the others of unequal weight, so that δ without c, or with one c for all, is wrong
+    w = rng.uniform(0.5, 1.0, T) * (rng.random(T) < 0.8)
+    w[-1] = 0.0
+    c = w / w.sum() if w.any() else w  # no weighted token, no loss: c = 0
+    return dict(layer=layer, x=rng.standard_normal((T, d)), labels=rng.integers(0, V, T), c=c)
+
+
+fast_weight_layer = Exercise(
+    name="fast_weight_layer",
+    reference=fast_weight_layer_reference,
+    make_inputs=_fast_weight_layer_inputs,
+    hint=[
+        "Slow pass first: h = x @ layer.kernel + layer.bias, logits = h @ layer.out_kernel + "
+        "layer.out_bias, p = the softmax of each row of the logits.",
+        "The gradient of c_s CE_s at the logits is c_s (p_s - onehot(y_s)); at h it is that times "
+        "layer.out_kernel.T: delta = c[:, None] * (p - onehot) @ layer.out_kernel.T, shape (T, m).",
+        "The kernel's step at x_t is -step_kernel Σ_{s<t} (x_t·x_s) delta_s: np.tril(x @ x.T, k=-1) "
+        "@ delta. The bias's is -step_bias Σ_{s<t} delta_s: np.cumsum(delta, 0) - delta.",
+        "Add both steps to h, unembed with the slow layer.out_kernel and layer.out_bias, and return "
+        "(delta, logits).",
+    ],
+)
+
+EXERCISES = [per_token_kernel_gradients, fast_dense, chunked_attention, fast_weight_layer]
