@@ -1,7 +1,9 @@
 """Notebook 06 exercises: references against definitions (autodiff, loops); checkers catch wrong answers."""
 from __future__ import annotations
 
+import re
 import tracemalloc
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -135,3 +137,133 @@ def test_chunked_attention_memory_probe_tolerates_an_outer_tracemalloc_session()
         assert tracemalloc.is_tracing()  # the learner's (or a profiler's) session is left running
     finally:
         tracemalloc.stop()
+
+
+# -- Exercise 4 (core): a Fast Weight Layer of one fast dense layer below a softmax unembedding -----
+
+def _layer(rng, d=4, m=3, V=6, step_kernel=0.7, step_bias=1.3):
+    return SimpleNamespace(kernel=rng.standard_normal((d, m)), bias=rng.standard_normal(m),
+                           out_kernel=rng.standard_normal((m, V)), out_bias=rng.standard_normal(V),
+                           step_kernel=step_kernel, step_bias=step_bias)
+
+
+def _softmax(z, axis=-1):
+    e = np.exp(z - z.max(axis=axis, keepdims=True))
+    return e / e.sum(axis=axis, keepdims=True)
+
+
+def _fwl(layer, x, labels, c, *, exclusive=True, sign=-1.0, bias_step="step_bias", weighted=True,
+         target_sign=1.0, softmax_axis=-1, keys="x", through_unembedding=True, future=False):
+    """Exercise 4 in NumPy, and the mistakes it can make."""
+    h = x @ layer.kernel + layer.bias
+    grad_logits = _softmax(h @ layer.out_kernel + layer.out_bias, softmax_axis)
+    grad_logits[np.arange(len(labels)), labels] -= 1
+    grad_logits *= target_sign
+    delta = (c[:, None] if weighted else 1.0) * grad_logits
+    if through_unembedding:
+        delta = delta @ layer.out_kernel.T
+    q = x if keys == "x" else h  # query and key alike
+    scores = np.triu(q @ q.T, 1) if future else np.tril(q @ q.T, -1 if exclusive else 0)
+    earlier = np.cumsum(delta, axis=0) - (delta if exclusive else 0)
+    eta_b = {"step_bias": layer.step_bias, "step_kernel": layer.step_kernel, "none": 0.0}[bias_step]
+    h_fast = h + sign * (layer.step_kernel * scores @ delta + eta_b * earlier)
+    return delta, h_fast @ layer.out_kernel + layer.out_bias
+
+
+def _sequential(layer, x, labels, c):
+    """Steps taken at the fast weights, token after token (dynamic evaluation with chunks of one
+    token): each δ_s at the weights already moved by the tokens before s."""
+    W, b = layer.kernel.copy(), layer.bias.copy()
+    deltas, logits = [], []
+    for t in range(len(x)):
+        z = (x[t] @ W + b) @ layer.out_kernel + layer.out_bias
+        grad = _softmax(z)
+        grad[labels[t]] -= 1
+        delta = c[t] * grad @ layer.out_kernel.T
+        deltas.append(delta)
+        logits.append(z)
+        W, b = W - layer.step_kernel * np.outer(x[t], delta), b - layer.step_bias * delta
+    return np.array(deltas), np.array(logits)
+
+
+def _explicit_weights(layer, x, labels, c, outer=np.outer):
+    """The definition in NumPy: W_t and b_t formed for each position, from the per-token δ."""
+    delta, _ = _fwl(layer, x, labels, c)
+    logits = []
+    for t in range(len(x)):
+        W_t = layer.kernel - layer.step_kernel * sum((outer(x[s], delta[s]) for s in range(t)), 0 * layer.kernel)
+        b_t = layer.bias - layer.step_bias * delta[:t].sum(0)
+        logits.append((x[t] @ W_t + b_t) @ layer.out_kernel + layer.out_bias)
+    return delta, np.array(logits)
+
+
+def test_fast_weight_layer_reference_is_one_sgd_step_on_the_earlier_tokens():
+    """The reference's δ are the per-token gradients of the weighted inner loss (their outer products
+    sum to autodiff's dL/dW), and its logits at t are the layer with W, b stepped on tokens s < t."""
+    rng = np.random.default_rng(20)
+    layer, T = _layer(rng), 7
+    x, labels = rng.standard_normal((T, 4)), rng.integers(0, 6, T)
+    c = rng.uniform(0, 1, T) / T
+    delta, logits = nb06.fast_weight_layer_reference(layer, x, labels, c)
+    W, b = tf.Variable(layer.kernel), tf.Variable(layer.bias)
+    with tf.GradientTape() as tape:
+        z = (tf.constant(x) @ W + b) @ layer.out_kernel + layer.out_bias
+        loss = tf.reduce_sum(c * tf.nn.sparse_softmax_cross_entropy_with_logits(labels, z))
+    grad_W, grad_b = tape.gradient(loss, [W, b])
+    np.testing.assert_allclose(np.einsum("sd,sm->dm", x, delta), grad_W.numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(delta.sum(0), grad_b.numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(logits, _explicit_weights(layer, x, labels, c)[1], rtol=1e-10, atol=1e-12)
+    slow = (x @ layer.kernel + layer.bias) @ layer.out_kernel + layer.out_bias
+    np.testing.assert_allclose(logits[0], slow[0], rtol=1e-12)  # no earlier tokens, no step
+    frozen = SimpleNamespace(**{**vars(layer), "step_kernel": 0.0, "step_bias": 0.0})
+    np.testing.assert_allclose(nb06.fast_weight_layer_reference(frozen, x, labels, c)[1], slow, rtol=1e-12)
+
+
+@pytest.mark.parametrize("bad, message", [
+    (dict(c=-np.ones(3)), "c must hold loss weights >= 0"),
+    (dict(labels=np.array([0, 6, 1])), "labels must hold ids in [0, 6)"),
+    (dict(x=np.ones((3, 5))), "x must have shape (any, 4)"),
+])
+def test_fast_weight_layer_reference_names_a_bad_input(bad, message):
+    rng = np.random.default_rng(21)
+    args = dict(layer=_layer(rng), x=rng.standard_normal((3, 4)), labels=np.array([0, 1, 2]), c=np.ones(3) / 3)
+    with pytest.raises((ValueError, TypeError), match=re.escape(message)):
+        nb06.fast_weight_layer_reference(**{**args, **bad})
+
+
+def test_fast_weight_layer_checker_passes_right_answers():
+    ex = nb06.fast_weight_layer
+    for func in (_fwl, _explicit_weights, _solution(ex)):
+        assert ex.run(func, seed=22).status == check.PASSED
+
+
+@pytest.mark.parametrize("label, func", [
+    ("inclusive sum, s <= t", lambda *a: _fwl(*a, exclusive=False)),
+    ("the future, s > t", lambda *a: _fwl(*a, future=True)),
+    ("a step up the gradient (wrong sign)", lambda *a: _fwl(*a, sign=+1.0)),
+    ("onehot(y) - p (wrong sign of the CE gradient)", lambda *a: _fwl(*a, target_sign=-1.0)),
+    ("the bias update forgotten", lambda *a: _fwl(*a, bias_step="none")),
+    ("the bias stepped with the kernel's step size", lambda *a: _fwl(*a, bias_step="step_kernel")),
+    ("δ without the loss weights c", lambda *a: _fwl(*a, weighted=False)),
+    ("softmax over the positions", lambda *a: _fwl(*a, softmax_axis=0)),
+    ("scores of the layer's outputs h_t·h_s, not its inputs", lambda *a: _fwl(*a, keys="h")),
+    ("no step: the slow logits", lambda layer, x, labels, c: (
+        _fwl(layer, x, labels, c)[0], (x @ layer.kernel + layer.bias) @ layer.out_kernel + layer.out_bias)),
+    ("steps taken at the fast weights, token after token", _sequential),
+])
+def test_fast_weight_layer_checker_catches_wrong_answers(label, func):
+    with np.errstate(over="ignore", invalid="ignore"):
+        result = nb06.fast_weight_layer.run(func, seed=23)
+    assert result.status == check.WRONG_VALUES, f"{label}: {result}"
+
+
+def test_fast_weight_layer_checker_catches_a_transposed_outer_product():
+    transposed = lambda *a: _explicit_weights(*a, outer=lambda xs, ds: np.outer(ds, xs))  # noqa: E731
+    result = nb06.fast_weight_layer.run(transposed, seed=24)
+    assert result.status == check.ERROR and "broadcast" in result.message, result
+
+
+def test_fast_weight_layer_checker_catches_delta_at_the_logits():
+    """δ not passed back through the unembedding has one entry per token of the vocabulary."""
+    result = nb06.fast_weight_layer.run(lambda *a: _fwl(*a, through_unembedding=False), seed=25)
+    assert result.status == check.ERROR and "shapes" in result.message, result

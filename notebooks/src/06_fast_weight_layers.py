@@ -12,7 +12,8 @@
 # 1. show that the gradient one token gives a dense layer is an outer product (exercise 1);
 # 2. turn "one SGD step on the tokens before $t$" into causal linear attention (exercise 2);
 # 3. compute that attention in linear time with mixed-chunk attention (exercise 3);
-# 4. use `fwcourse.fwl.FWLBlock` and check it against its definition;
+# 4. write a Fast Weight Layer with one fast dense layer, its inner gradient included (exercise 4,
+#    the core exercise), then use `fwcourse.fwl.FWLBlock` and check it against its definition;
 # 5. train a transformer LM with and without an FWL head and compare four methods on held-out
 #    long documents: base, base + dynamic evaluation, FWL, FWL + dynamic evaluation, with their
 #    costs, by position in the document and on repeated vs first-occurrence tokens, and a fifth
@@ -36,11 +37,13 @@ import matplotlib.pyplot as plt
 import numpy as np
 import tensorflow as tf
 from keras import ops
+from matplotlib.ticker import LogLocator, StrMethodFormatter
 
 from fwcourse import chunked_attention as ca
 from fwcourse import fwl
 from fwcourse.experiments import lm_compare
 from fwcourse.course import viz
+from fwcourse.util import tables
 from fwcourse.course.exercises import nb06 as ex
 
 rng = np.random.default_rng(0)
@@ -76,7 +79,7 @@ rng = np.random.default_rng(0)
 # a sum of **rank-one** matrices, one per token: exactly the FROM/TO outer-product writes of
 # notebook 01, with key $x_s$ and value $\delta_s$.
 #
-# ### Exercise 1
+# ### Exercise 1 (warm-up): one token's gradient
 # Write `per_token_kernel_gradients(x, delta)` returning the array $G$ of shape `(T, d, m)` with
 # $G[s] = x_s^\top \delta_s$.
 
@@ -116,7 +119,7 @@ print("ranks of the per-token gradients:", [int(np.linalg.matrix_rank(g)) for g 
 # chunked form below) serves all positions. A bias update is the exclusive cumulative sum
 # $b - \eta \sum_{s<t}\delta_s$.
 #
-# ### Exercise 2
+# ### Exercise 2 (warm-up): a gradient step on the past, as attention
 # Write `fast_dense(W, x, delta, lr)` returning all $x_t W_t$, shape `(T, m)`, without a loop
 # over $t$.
 
@@ -150,9 +153,13 @@ print("max |attention form - explicit weights| =", np.abs(fast - explicit).max()
 # $$ y_t = \underbrace{\sum_{s<t,\ s \in g(t)} (q_t\cdot k_s)\, v_s}_{\text{within the chunk}}
 #    + q_t \underbrace{\sum_{g' < g(t)} M_{g'}}_{\text{earlier chunks}} . $$
 #
-# Cost $O(T C d + G d_k d_v)$: for a fixed chunk length, linear in $T$.
+# Its cost: the scores inside the chunks and their use, $O\big(T\,C\,(d_k + d_v)\big)$; writing
+# every chunk's $M_g$ and reading the earlier chunks' sum at every position, $O(T\,d_k d_v)$ (the
+# prefix sum over the chunks adds only $G\,d_k d_v$). In all
+# $O\big(T\,C\,(d_k + d_v) + T\,d_k d_v\big)$, against $O\big(T^2 (d_k + d_v)\big)$ for the
+# quadratic form: for a fixed chunk length, linear in $T$.
 #
-# ### Exercise 3
+# ### Exercise 3 (warm-up): mixed-chunk attention
 # Write `chunked_attention(q, k, v, chunks)` for `q`, `k` of shape `(T, d)`, `v` of shape
 # `(T, m)` and `chunks` dividing `T`, returning $y_t = \sum_{s<t}(q_t\cdot k_s)\,v_s$.
 
@@ -196,6 +203,10 @@ for label, ts in timings.items():
     ax.loglog(S.scaling_lengths, 1e3 * np.array(ts), "o-", label=label)
 ax.set_xticks(S.scaling_lengths, [str(T) for T in S.scaling_lengths])
 ax.minorticks_off()  # the log axis's minor labels overlap
+# The times may span a decade or less, where the default log axis labels one tick or none:
+# label 1, 2 and 5 of every decade, as plain numbers.
+ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+ax.yaxis.set_major_formatter(StrMethodFormatter("{x:g}"))
 ax.set_xlabel("sequence length T")
 ax.set_ylabel("ms per call")
 ax.legend()
@@ -224,8 +235,92 @@ for label, ts in timings.items():
 # "sequence"`), so a sequence's output never depends on the others in its batch; the original
 # code divided by the weight of the whole batch (`"batch"` reproduces that).
 #
-# Check the definition at one position: take an explicit SGD step with `tf.GradientTape` on the
-# loss of the positions before $t$ and run the slow block with the stepped weights.
+# ### Exercise 4 (core): a Fast Weight Layer with one fast dense layer
+#
+# The three steps, for the smallest block that has them all: one fast-updated dense layer
+# $h_s = x_s W + b$ ($W$ of shape $(d, m)$) below the slow unembedding
+# $\text{logits}_s = h_s W_{\text{out}} + b_{\text{out}}$ over $V$ tokens.
+#
+# **Inner gradient.** With $p_s = \mathrm{softmax}(h_s W_{\text{out}} + b_{\text{out}})$, the
+# softmax cross-entropy's gradient at the logits is $p_s - \mathrm{onehot}(y_s)$, and the
+# unembedding passes it back through $W_{\text{out}}^\top$. So the upstream gradient of the inner
+# loss $L = \sum_s c_s\,\mathrm{CE}_s$ at the layer's output is
+#
+# $$ \delta_s = \frac{\partial L}{\partial h_s}
+#    = c_s\,\big(p_s - \mathrm{onehot}(y_s)\big)\,W_{\text{out}}^\top \qquad (1\times m). $$
+#
+# Loss term $s$ depends on $h_s$ only, so this one backward pass gives every token's gradient, and
+# $\nabla_W L_{<t} = \sum_{s<t} x_s^\top\delta_s$, $\nabla_b L_{<t} = \sum_{s<t}\delta_s$.
+#
+# **Fast pass.** One SGD step on $L_{<t}$, taken at the slow weights (every $\delta_s$ is computed
+# at $W, b$, not at weights already moved by earlier tokens: that is what lets all positions run
+# at once, where dynamic evaluation steps one chunk after another), with step sizes $\eta_W$ and
+# $\eta_b$, applied to $x_t$:
+#
+# $$ h^{\text{fast}}_t = x_t\Big(W - \eta_W \sum_{s<t} x_s^\top\delta_s\Big)
+#    + b - \eta_b \sum_{s<t}\delta_s
+#    = h_t - \eta_W \sum_{s<t} (x_t\cdot x_s)\,\delta_s - \eta_b \sum_{s<t}\delta_s , \qquad
+#    \text{logits}^{\text{fast}}_t = h^{\text{fast}}_t W_{\text{out}} + b_{\text{out}} . $$
+#
+# Write `fast_weight_layer(layer, x, labels, c)` returning the pair `(delta, logits)`: $\delta$ of
+# shape `(T, m)` and the fast logits of shape `(T, V)`, for all positions at once (exercise 2's
+# attention form and an exclusive running sum: no loop over $t$, no $W_t$). `layer` holds the
+# weights `layer.kernel` ($W$), `layer.bias` ($b$), `layer.out_kernel` ($W_{\text{out}}$, shape
+# `(m, V)`), `layer.out_bias` ($b_{\text{out}}$) and the step sizes `layer.step_kernel`
+# ($\eta_W$) and `layer.step_bias` ($\eta_b$); `x` has shape `(T, d)`, `labels` holds the integer
+# ids $y_s$ and `c` the loss weights $c_s = w_s / N$ (both of shape `(T,)`). The checker compares
+# your outputs with the definition: for every $t$, `tf.GradientTape` gives the gradient of
+# $L_{<t}$ for $W$ and $b$, one explicit SGD step is taken, and the stepped layer is applied to
+# $x_t$, in float64. In its verdict, output 0 is `delta` and output 1 the logits.
+
+# %%
+def fast_weight_layer(layer, x, labels, c):
+    ### BEGIN SOLUTION
+    h = x @ layer.kernel + layer.bias
+    logits = h @ layer.out_kernel + layer.out_bias
+    p = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    p /= p.sum(axis=-1, keepdims=True)
+    p[np.arange(len(labels)), labels] -= 1            # p - onehot(y): dCE/dlogits
+    delta = c[:, None] * p @ layer.out_kernel.T       # dL/dh, one row per token
+    scores = np.tril(x @ x.T, k=-1)                   # x_t·x_s for s < t
+    earlier = np.cumsum(delta, axis=0) - delta        # Σ_{s<t} delta_s
+    h_fast = h - layer.step_kernel * scores @ delta - layer.step_bias * earlier
+    return delta, h_fast @ layer.out_kernel + layer.out_bias
+    ### END SOLUTION
+
+fast_weight_layer = ex.fast_weight_layer.check(fast_weight_layer)
+
+# %% [markdown]
+# What the step on the past does: read a sequence twice, the second half repeating the first
+# (inputs and labels). In the second half, the step at $t$ includes the first reading of the
+# same input with the same label, so the fast logits should make that label more likely than the
+# slow ones do; in the first half the same input has not been seen yet. Step sizes of 0 give the
+# slow layer.
+
+# %%
+from types import SimpleNamespace
+
+n, d_in, m, V = 10, 32, 16, 20
+first = rng.standard_normal((n, d_in))
+x, labels = np.concatenate([first, first]), np.tile(rng.integers(0, V, n), 2)
+w = np.ones(2 * n)
+w[-1] = 0  # the last position has no next token
+one_layer = SimpleNamespace(kernel=rng.standard_normal((d_in, m)) / np.sqrt(d_in), bias=np.zeros(m),
+                            out_kernel=rng.standard_normal((m, V)) / np.sqrt(m), out_bias=np.zeros(V),
+                            step_kernel=1.0, step_bias=1.0)
+frozen = SimpleNamespace(**{**vars(one_layer), "step_kernel": 0.0, "step_bias": 0.0})
+ce = {}
+for name, lay in (("slow", frozen), ("fast", one_layer)):
+    _, out = fast_weight_layer(lay, x, labels, w / w.sum())
+    ce[name] = tf.nn.sparse_softmax_cross_entropy_with_logits(labels, out).numpy()
+for half, part in (("first reading ", slice(0, n)), ("second reading", slice(n, 2 * n))):
+    print(f"{half}: mean cross-entropy {ce['slow'][part].mean():.2f} with the slow layer, "
+          f"{ce['fast'][part].mean():.2f} after the step on the tokens before each position")
+
+# %% [markdown]
+# Now the whole block. Check the definition at one position: take an explicit SGD step with
+# `tf.GradientTape` on the loss of the positions before $t$ and run the slow block with the
+# stepped weights.
 
 # %%
 B, T, d, V, size = 2, 9, 5, 11, 3
@@ -311,8 +406,10 @@ results = {str(name): lm_compare.compare(name, S) for name in corpora}
 def show_table(rows, columns):
     print(" | ".join(f"{c:>18}" for c in columns))
     for row in rows:
-        cells = [row[c] for c in columns]
-        print(" | ".join(f"{v:>18.4g}" if isinstance(v, float) else f"{str(v):>18}" for v in cells))
+        # as on the results page: thousands separated, four significant digits below 1,000, and
+        # "–" for what was not measured (the trigram has no training step)
+        cells = [None if isinstance(row[c], float) and np.isnan(row[c]) else row[c] for c in columns]
+        print(" | ".join(f"{tables.cell(v):>18}" for v in cells))
 
 show_table([r for c in results.values() for r in c.table()],
            ["corpus", "method", "perplexity", "eval tokens/s", "train step (ms)", "train peak (MiB)",
@@ -418,7 +515,11 @@ for corpus in dict.fromkeys(r["corpus"] for r in summary):
 # ### Perplexity by position in the document, and on repeated tokens
 #
 # Clark et al. report the largest gains late in long documents and on tokens that already
-# appeared. Both are measured below on the same per-token losses.
+# appeared. Both are measured below on the same per-token losses. The dotted lines mark the
+# window edges: at position $kT + 1$ a new window of $T$ = `S.seq_len` tokens begins, and the plain
+# FWL starts over with no earlier tokens to step on, however much of the document it has read,
+# while FWL + carried state starts from the gradients of the earlier windows (weighted by its
+# carry $\lambda$).
 
 # %%
 fig, axes = plt.subplots(1, len(results), figsize=(5.5 * len(results), 3.5), squeeze=False)
@@ -427,6 +528,8 @@ for ax, (name, c) in zip(axes[0], results.items()):
     centres = (edges[:-1] + edges[1:]) / 2
     for method, values in ppl.items():
         ax.plot(centres, values, "o-", label=method)
+    for edge in range(S.seq_len, int(edges[-1]), S.seq_len):  # between targets kT and kT + 1
+        ax.axvline(edge + 0.5, color="grey", linestyle=":", label="window edge" if edge == S.seq_len else None)
     ax.set_xlabel("position of the predicted token in its document")
     ax.set_ylabel("perplexity")
     ax.set_title(name)
@@ -436,6 +539,29 @@ plt.show()
 
 show_table([r for c in results.values() for r in lm_compare.by_repetition(c)],
            ["corpus", "method", "repeated", "first occurrence", "share repeated"])
+
+# %% [markdown]
+# **The window edge in the committed runs.** The position bins of the results page are quantiles
+# of the positions, so the first window edge (position $T + 1$) falls inside a bin. The next cell
+# prints, for each committed run, each method's perplexity as a ratio to the base model's in the
+# bin before the edge and in the bin that holds it (of the two bins around it, the one with more
+# positions after the edge). The ratio removes the change with position that all models share.
+# On the synthetic corpus, whose bins are narrow, the plain FWL's ratio rises at the edge in the
+# seeds where it has learned to help (a ratio below 1): there it forgets the document and starts
+# over. With a carry $\lambda > 0$ chosen on validation, the ratio of FWL + carried state does not
+# rise at the edge. On the docstrings the bins are wide and hold mostly positions far from the
+# edge, so a bump in the first tokens of a window hardly shows.
+
+# %%
+for r in committed:
+    T, edges, ppl = r["sizes"]["seq_len"], r["by_position"]["edges"], r["by_position"]["perplexity"]
+    b = int(np.searchsorted(edges, T + 1, side="right")) - 1  # the bin holding position T + 1
+    if T + 1 - edges[b] > edges[b + 1] - (T + 1):  # mostly before the edge: the next bin
+        b = min(b + 1, len(edges) - 2)
+    ratios = "; ".join(f"{m} {ppl[m][b - 1] / ppl['base'][b - 1]:.2f} -> {ppl[m][b] / ppl['base'][b]:.2f}"
+                       for m in ("FWL", lm_compare.CARRIED, "base + dynamic eval"))
+    print(f"{r['corpus']}, seed {r['seed']} (carry λ {r['carry']:g}), perplexity / base's, positions "
+          f"{edges[b - 1]}-{edges[b] - 1} -> {edges[b]}-{edges[b + 1] - 1}: {ratios}")
 
 # %% [markdown]
 # ## 6. Where did a prediction's fast update come from?
@@ -474,6 +600,9 @@ viz.frame_player(draw, len(window) - 1, description="t - 1")
 # * One token's gradient for a dense layer is the outer product $x_s^\top\delta_s$; so the
 #   weights after a gradient step on the past, applied to $x_t$, are
 #   $x_tW - \eta\sum_{s<t}(x_t\cdot x_s)\,\delta_s$: causal linear attention.
+# * Every $\delta_s$ comes from one backward pass at the slow weights: below a softmax
+#   unembedding, $\delta_s = c_s\,(p_s - \mathrm{onehot}(y_s))\,W_{\text{out}}^\top$. With a
+#   bias's exclusive running sum, that is a whole Fast Weight Layer of one dense layer (exercise 4).
 # * Without a softmax the attention splits exactly into chunks: mixed-chunk attention computes it
 #   in time linear in $T$.
 # * An FWL computes "the block after one SGD step on the tokens before $t$" for every $t$ in one
