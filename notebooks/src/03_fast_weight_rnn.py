@@ -390,18 +390,10 @@ results_md = data_dir() / "ba2016_results.md"
 records = ba2016.load_results()
 if records:
     display(Markdown(results_md.read_text()))
-    # one row of learning curves per budget long enough to leave the plateau
-    long_runs = [g for g in ba2016.budget_groups(records) if ba2016.budget(g[0])[0] >= 30_000]
-    sizes = sorted({r["R"] for g in long_runs for r in g})
-    fig, axes = plt.subplots(len(long_runs), len(sizes), figsize=(4.6 * len(sizes), 3.3 * len(long_runs)),
-                             squeeze=False)
-    for row, group in zip(axes, long_runs):
-        for ax, units in zip(row, sizes):
-            ba2016.plot_curves(group, units, ax=ax)
-            ax.set_title(f"R = {units}: {ba2016.budget_label(group[0])}", fontsize=8)
-    fig.suptitle("validation error during training")
-    fig.tight_layout()
+    # learning curves of the budgets long enough to leave the plateau, one panel per budget and R run
+    fig = ba2016.plot_learning_curves(records, min_steps=30_000)
     plt.show()
+    long_runs = [g for g in ba2016.budget_groups(records) if ba2016.budget(g[0])[0] >= 30_000]
     for group in long_runs:
         print(ba2016.budget_label(group[0]))
         print("\n".join(ba2016.compare_with_paper(group)), "\n")
