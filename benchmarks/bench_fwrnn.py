@@ -1,19 +1,27 @@
 """Benchmark of the fast-weight RNN (Ba et al. 2016).
 
 1. Training step time of a model with ``FastWeightRNN`` against the same model with ``LSTM`` at equal
-   R (the associative-retrieval model: embedding 100, R units, dense 100, 10 digits; batch 128).
+   R (the associative-retrieval model: embedding 100, R units, dense 100, 10 digits; batch 128),
+   measured and as the FLOP counts predict (``fwcourse.fwrnn_layer.step_flops`` and
+   ``lstm_step_flops``), on each Keras backend asked for (each in its own process, since Keras
+   fixes its backend on import).
 2. The NumPy reference's explicit-A form against its attention form as the sequence grows: time and
    peak memory of one forward pass (tracemalloc).
 
 Ratios are measured in one run on the same machine. Usage::
 
-    python benchmarks/bench_fwrnn.py [--quick]
+    python benchmarks/bench_fwrnn.py [--quick] [--backends jax tensorflow tensorflow-xla]
 
-Prints a table and writes it to ``benchmarks/results/fwrnn.md``.
+``tensorflow-xla`` is the TensorFlow backend with both models compiled with ``jit_compile=True``
+(Keras leaves XLA off for TensorFlow on a CPU). Prints a table and writes it to
+``benchmarks/results/fwrnn.md``.
 """
 from __future__ import annotations
 
 import argparse
+import os
+import subprocess
+import sys
 import tracemalloc
 from pathlib import Path
 
@@ -23,27 +31,65 @@ from fwcourse.util.envinfo import machine
 from fwcourse.util.timing import best_time
 
 RESULTS = Path(__file__).resolve().parent / "results" / "fwrnn.md"
+BACKENDS = ("jax", "tensorflow", "tensorflow-xla")
+MODELS = ("lstm", "fastweights")
 
 
-def training_steps(sizes: list[int], repeats: int) -> list[str]:
+def predicted_ratio(units: int, steps: int, embed_dim: int, hidden: int, classes: int) -> tuple[float, str]:
+    """Training FLOPs of the fast-weight model over the LSTM model, per example, and the memory form.
+
+    Both recurrent layers run ``steps`` steps on ``embed_dim`` inputs, then the same head (dense
+    ``hidden`` + ReLU, dense ``classes``) reads the last state. The backward pass costs about twice
+    the forward for every part, so the training ratio is the forward ratio.
+    """
+    from fwcourse.fwrnn_layer import lstm_step_flops, memory_form, step_flops
+
+    form = memory_form(units, embed_dim, steps)
+    head = 2 * units * hidden + 2 * hidden + 2 * hidden * classes + classes
+    fast = steps * step_flops(units, embed_dim, steps, 1, form) + head
+    return fast / (steps * lstm_step_flops(units, embed_dim) + head), form
+
+
+def training_steps(sizes: list[int], rounds: int, xla: bool) -> list[str]:
+    """The training-step table on the backend this process runs; ``xla`` compiles both with XLA."""
     import keras
 
     from fwcourse.experiments import ba2016
     from fwcourse.data import retrieval
 
     data = retrieval.sample(128, rng=0)
-    rows = ["| R | LSTM ms/step | fast weights ms/step | fast weights / LSTM |", "|---|---|---|---|"]
+    steps = data.x.shape[1]
+    rows = ["| R | memory form | LSTM ms/step | fast weights ms/step | measured ratio | FLOP ratio | "
+            "measured / FLOP ratio |", "|---|---|---|---|---|---|---|"]
     for units in sizes:
-        ms = {}
-        for model in ("lstm", "fastweights"):
-            net = ba2016.build_model(model, units)
-            step = lambda: net.train_on_batch(data.x, data.y)
+        nets = {model: ba2016.build_model(model, units) for model in MODELS}
+        for net in nets.values():
+            if xla:
+                net.jit_compile = True
             for _ in range(3):  # compile and warm up
-                step()
-            ms[model] = 1000 * best_time(lambda: [step() for _ in range(10)], repeats) / 10
-        rows.append(f"| {units} | {ms['lstm']:.2f} | {ms['fastweights']:.2f} | {ms['fastweights'] / ms['lstm']:.2f} |")
-    rows.insert(0, f"Training step, batch 128, T = 11, Keras {keras.__version__} ({keras.backend.backend()} backend):\n")
+                net.train_on_batch(data.x, data.y)
+        # interleaved rounds, the best of each: the models see the same load from the machine
+        ms = {model: float("inf") for model in MODELS}
+        for _ in range(rounds):
+            for model, net in nets.items():
+                seconds = best_time(lambda: [net.train_on_batch(data.x, data.y) for _ in range(10)], 1)
+                ms[model] = min(ms[model], 100 * seconds)
+        measured = ms["fastweights"] / ms["lstm"]
+        predicted, form = predicted_ratio(units, steps, 100, 100, retrieval.NUM_CLASSES)
+        rows.append(f"| {units} | {form} | {ms['lstm']:.2f} | {ms['fastweights']:.2f} | {measured:.2f} | "
+                    f"{predicted:.2f} | {measured / predicted:.1f} |")
+    backend = keras.backend.backend() + (", XLA" if xla else "")
+    rows.insert(0, f"Training step, batch 128, T = {steps}, Keras {keras.__version__} ({backend}):\n")
     return rows
+
+
+def training_steps_on(backend: str, sizes: list[int], rounds: int) -> list[str]:
+    """:func:`training_steps` in a fresh process on ``backend`` (one of :data:`BACKENDS`)."""
+    env = {**os.environ, "KERAS_BACKEND": backend.removesuffix("-xla")}
+    command = [sys.executable, __file__, "--training-table", backend, "--rounds", str(rounds),
+               "--sizes", *map(str, sizes)]
+    out = subprocess.run(command, env=env, capture_output=True, text=True, check=True).stdout
+    return out.rstrip("\n").split("\n")
 
 
 def forms(lengths: list[int], units: int, batch: int, repeats: int) -> list[str]:
@@ -76,20 +122,47 @@ def forms(lengths: list[int], units: int, batch: int, repeats: int) -> list[str]
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="small sizes, a few seconds")
+    parser.add_argument("--backends", nargs="+", choices=BACKENDS, default=list(BACKENDS),
+                        help="Keras backends of the training-step table")
+    # internal: one backend's training-step table, printed, for training_steps_on
+    parser.add_argument("--training-table", choices=BACKENDS, help=argparse.SUPPRESS)
+    parser.add_argument("--sizes", nargs="+", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--rounds", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    if args.quick:
-        tables = [training_steps([20], 2), forms([8, 32], 32, 4, 2)]
-    else:
-        tables = [training_steps([20, 50, 100], 5), forms([16, 64, 256, 1024], 128, 8, 3)]
+    if args.training_table:
+        print("\n".join(training_steps(args.sizes, args.rounds, args.training_table.endswith("-xla"))))
+        return 0
+    sizes, rounds = ([20], 2) if args.quick else ([20, 50, 100], 5)
+    tables = [training_steps_on(backend, sizes, rounds) for backend in args.backends]
+    tables.append(forms([8, 32], 32, 4, 2) if args.quick else forms([16, 64, 256, 1024], 128, 8, 3))
     text = "\n".join(["# Fast-weight RNN benchmark", "",
                       f"Machine: {machine()}, shared with other work (times are the best of several "
-                      f"repeats). Generated by `python benchmarks/bench_fwrnn.py"
-                      f"{' --quick' if args.quick else ''}`.", ""]
+                      f"interleaved repeats). Generated by `python benchmarks/bench_fwrnn.py"
+                      f"{' --quick' if args.quick else ''}"
+                      f"{' --backends ' + ' '.join(args.backends) if args.backends != list(BACKENDS) else ''}`.", "",
+                      *FLOPS_NOTE, ""]
                      + [line for table in tables for line in table + [""]])
     print(text)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(text)
     return 0
+
+
+FLOPS_NOTE = [
+    "FLOPs per time step and example (multiply-add = 2; R units, D inputs, S = 1 inner step, T steps; "
+    "`fwcourse.fwrnn_layer.step_flops`, `lstm_step_flops`):",
+    "",
+    "* LSTM: 8DR + 8R² + 13R (four gates, input and recurrent products);",
+    "* fast weights, matrix form: 2DR (x C) + 2R² (h W) + 2R² (A h_s) + 3R² (λA + η h hᵀ) + 13R, "
+    "about 9R² at D = R: 0.56 of the LSTM;",
+    "* fast weights, attention form: 2DR + 2R² + 4TR (read over the last T states) + T + 12R, "
+    "about 4R² + 4TR at D = R: at most 0.5 of the LSTM while T ≤ R. The layer takes whichever "
+    "form has fewer FLOPs (`memory_form`).",
+    "",
+    "The FLOP ratio below is for the whole model (T steps of the recurrent layer and the shared "
+    "dense head, D = 100); the backward pass costs about twice the forward for both, so it is "
+    "also the training-step ratio the arithmetic predicts.",
+]
 
 
 if __name__ == "__main__":

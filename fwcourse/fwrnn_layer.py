@@ -13,13 +13,23 @@ One step, row-vector convention (``W`` is the paper's Wᵀ), Ba et al. (2016) eq
     h(t+1) = h_S
     A(t+1) = λ A(t) + η h(t+1)ᵀ h(t+1)           # A starts at 0 for every sequence
 
-The memory is carried as a flattened (batch, units²) state. With ``fast_lr=0`` the layer has no
-fast memory at all (no A is carried): it is then the RNN + LayerNorm control of the same depth.
+The memory is a flattened (batch, units²) state (what ``return_state`` and ``stateful`` see).
+Inside its loop over time the layer keeps it in whichever of two equivalent forms costs fewer
+FLOPs for the sequence length T (:func:`memory_form`, counts in :func:`step_flops`), as in the
+NumPy reference :mod:`fwcourse.fwrnn`: the matrix A(t), O(units²) per step, or the last T states,
+read by attention ``h_s A(t) = Σ_τ η λ^(t−τ) (h_s·h(τ)) h(τ)``, O(T·units) per step, with A(T)
+built once at the end. The input term ``x C + b`` is computed for all steps in one product
+before the loop. With ``fast_lr=0`` the layer has no fast memory at all (no A is carried): it
+is then the RNN + LayerNorm control of the same depth.
 """
 from __future__ import annotations
 
 import keras
+import numpy as np
 from keras import ops
+# the loop over time that keras.layers.RNN.inner_loop runs (masking, go_backwards, unroll); it
+# is not exported under keras.backend
+from keras.src.backend import rnn as backend_rnn
 
 from fwcourse.util import validate
 from fwcourse.util.numerics import LN_EPSILON
@@ -116,22 +126,58 @@ class FastWeightRNNCell(keras.layers.Layer):
         var = ops.sum(ops.square(centred), axis=-1, keepdims=True) / n
         return centred * ops.rsqrt(var + self.layer_norm_epsilon) * self.ln_gain + self.ln_bias
 
-    def call(self, inputs, states, training=False):
-        h_prev = states[0]
-        slow = ops.matmul(inputs, self.kernel) + ops.matmul(h_prev, self.recurrent_kernel)
-        if self.bias is not None:
-            slow = slow + self.bias
+    def project(self, inputs):
+        """The input term ``x C + b`` of the slow pre-activation, for (..., features) inputs.
+
+        It does not depend on the state, so :class:`FastWeightRNN` computes it for all the steps
+        of a sequence in one product before its loop over time.
+        """
+        projected = ops.matmul(inputs, self.kernel)
+        return projected + self.bias if self.bias is not None else projected
+
+    def _inner_loop(self, projected, h_prev, read):
+        """``h(t+1)`` from ``x C + b`` and ``h(t)``: S times ``h_s+1 = f(LN(slow + read(h_s)))``.
+
+        ``read`` is ``h_s ↦ h_s A(t)`` in whichever form the memory is kept, or None without memory.
+        """
+        slow = projected + ops.matmul(h_prev, self.recurrent_kernel)
         h = self.activation(slow)
+        for _ in range(self.inner_steps):
+            h = self.activation(self._layer_norm(slow if read is None else slow + read(h)))
+        return h
+
+    def projected_step(self, projected, states):
+        """One step from the projected input ``x(t) C + b``, the memory kept as A(t) (eqs. 1-2)."""
         if not self.has_memory:
-            for _ in range(self.inner_steps):
-                h = self.activation(self._layer_norm(slow))
+            h = self._inner_loop(projected, states[0], None)
             return h, [h]
         A = ops.reshape(states[1], (-1, self.units, self.units))
-        for _ in range(self.inner_steps):
-            read = ops.squeeze(ops.matmul(A, ops.expand_dims(h, -1)), -1)
-            h = self.activation(self._layer_norm(slow + read))
+        h = self._inner_loop(projected, states[0],
+                             lambda h_s: ops.squeeze(ops.matmul(A, ops.expand_dims(h_s, -1)), -1))
         A = self.decay * A + self.fast_lr * ops.expand_dims(h, -1) * ops.expand_dims(h, -2)
         return h, [h, ops.reshape(A, (-1, self.units * self.units))]
+
+    def attention_step(self, projected, states, weights):
+        """One step from ``x(t) C + b`` with the memory kept as the states written to it.
+
+        ``states`` are h(t) and ``past`` (batch, T, units), the last T states written, oldest
+        first, zero where nothing is written yet. The read is the attention form
+        ``A(t) h_s = Σ_j w_j past_j (past_j·h_s)`` with ``weights`` w_j = η λ^(T−1−j) (T,): a
+        state written k steps ago sits in slot T−1−k and has decayed by λ^k. O(T·units) per read
+        instead of the matrix form's O(units²).
+        """
+        h_prev, past = states
+        h = self._inner_loop(
+            projected, h_prev,
+            lambda h_s: ops.squeeze(ops.matmul(
+                ops.expand_dims(weights * ops.squeeze(ops.matmul(past, ops.expand_dims(h_s, -1)), -1), 1),
+                past), 1))
+        # shifting the register ages every state by one step; a masked step keeps the old states
+        # in Keras' loop, so it neither writes nor ages the memory
+        return h, [h, ops.concatenate([past[:, 1:], ops.expand_dims(h, 1)], axis=1)]
+
+    def call(self, inputs, states, training=False):
+        return self.projected_step(self.project(inputs), states)
 
     def get_initial_state(self, batch_size=None):
         return [ops.zeros((batch_size, size), dtype=self.compute_dtype) for size in self.state_size]
@@ -155,6 +201,58 @@ class FastWeightRNNCell(keras.layers.Layer):
             "recurrent_regularizer": reg(self.recurrent_regularizer),
             "bias_regularizer": reg(self.bias_regularizer),
         }
+
+
+FORMS = ("matrix", "attention")
+
+
+def step_flops(units: int, features: int, steps: int, inner_steps: int = 1,
+               form: str = "matrix") -> int:
+    """Forward FLOPs of one time step for one example, as :class:`FastWeightRNN` computes it.
+
+    A multiply-add counts 2, any other elementwise operation 1; R = ``units``, D = ``features``,
+    S = ``inner_steps``, T = ``steps`` (the sequence length):
+
+    * input term ``x C + b``: 2DR + R; slow recurrent term ``h(t) W``: 2R² + R; h_0 = f(slow): R;
+    * each inner step: the read ``A(t) h_s``, then ``f(LN(slow + read))``: 1 + 7 + 1 = 9R;
+    * ``form="matrix"``: the read is 2R²; the write ``λ A + η h hᵀ`` is 3R² + R;
+    * ``form="attention"``: the read runs over all T slots of the register (zeros where nothing
+      is written yet), 2TR (scores) + T (weights) + 2TR (sum); the write shifts the register,
+      no arithmetic (see :meth:`FastWeightRNNCell.attention_step`).
+
+    So at S = 1 and D = R the matrix form costs about 9R² and the attention form 4R² + 4TR,
+    against 16R² for an LSTM (:func:`lstm_step_flops`: eight R×R products).
+    """
+    R, D = validate.positive_int(units, "units"), validate.positive_int(features, "features")
+    T, S = validate.positive_int(steps, "steps"), validate.positive_int(inner_steps, "inner_steps (S)")
+    common = 2 * D * R + R + 2 * R * R + 2 * R + 9 * R * S
+    if form == "matrix":
+        return common + 2 * R * R * S + 3 * R * R + R
+    if form == "attention":
+        return common + S * (4 * T * R + T)
+    raise ValueError(f"form must be one of {FORMS}; got {form!r}.")
+
+
+def lstm_step_flops(units: int, features: int) -> int:
+    """Forward FLOPs of one step of ``keras.layers.LSTM`` for one example, counted as
+    :func:`step_flops` counts: the four gates' input and recurrent products and bias, 8DR + 8R² + 4R;
+    three sigmoids and two tanh, 5R; ``c = f c + i g``, 3R; ``h = o tanh(c)``, R."""
+    units, features = validate.positive_int(units, "units"), validate.positive_int(features, "features")
+    return 8 * features * units + 8 * units * units + 13 * units
+
+
+def memory_form(units: int, features: int, steps: int | None, inner_steps: int = 1) -> str:
+    """The form of the memory with fewer FLOPs (:func:`step_flops`) for sequences of ``steps``.
+
+    ``"attention"`` while about 4T < 5R at S = 1, else ``"matrix"``; ``"matrix"`` when the length
+    is not known when the loop is built. Both forms compute the same outputs; the attention form
+    also keeps O(T·R) instead of O(R²) per step for the backward pass, so where it has fewer
+    FLOPs it moves less memory too.
+    """
+    if steps is None:
+        return "matrix"
+    costs = {form: step_flops(units, features, steps, inner_steps, form) for form in FORMS}
+    return min(FORMS, key=costs.__getitem__)
 
 
 _CELL_KEYS = (
@@ -216,6 +314,8 @@ class FastWeightRNN(keras.layers.RNN):
             cell, return_sequences=return_sequences, return_state=return_state,
             go_backwards=go_backwards, stateful=stateful, unroll=unroll, **kwargs,
         )
+        # set by call for its inner_loop: whether A(0) = 0, as the attention form assumes
+        self._memory_starts_empty = False
 
     def build(self, sequences_shape, initial_state_shape=None) -> None:
         if len(sequences_shape) != 3 or sequences_shape[-1] is None:
@@ -224,6 +324,43 @@ class FastWeightRNN(keras.layers.RNN):
                 f"features; got {tuple(sequences_shape)}."
             )
         super().build(sequences_shape, initial_state_shape)
+
+    def call(self, sequences, initial_state=None, mask=None, training=False):
+        self._memory_starts_empty = initial_state is None
+        try:
+            return super().call(sequences, initial_state=initial_state, mask=mask, training=training)
+        finally:
+            self._memory_starts_empty = False
+
+    def inner_loop(self, sequences, initial_state, mask, training=False):
+        """The loop over time, with ``x C + b`` computed for all steps in one product and the
+        memory kept in the cheaper of its two forms (:func:`memory_form`)."""
+        if self.stateful:
+            # A(0) is carried over from the last batch, so the matrix form, in Keras' own loop
+            # (which also guards the PyTorch backend's in-place state updates)
+            return super().inner_loop(sequences, initial_state, mask, training=training)
+        cell = self.cell
+        projected = cell.project(sequences)
+        steps = sequences.shape[1]
+        attention = (cell.has_memory and self._memory_starts_empty
+                     and memory_form(cell.units, sequences.shape[-1], steps, cell.inner_steps) == "attention")
+        if attention:
+            weights = ops.convert_to_tensor(
+                cell.fast_lr * cell.decay ** np.arange(steps - 1, -1, -1), dtype=projected.dtype)
+            initial_state = [initial_state[0], ops.zeros_like(projected)]
+        last_output, outputs, states = backend_rnn(
+            (lambda x, states: cell.attention_step(x, states, weights)) if attention else cell.projected_step,
+            projected, initial_state, go_backwards=self.go_backwards, mask=mask,
+            unroll=self.unroll, input_length=steps, zero_output_for_mask=self.zero_output_for_mask,
+            return_all_outputs=self.return_sequences,
+        )
+        if attention:
+            # A(T) = Σ_j w_j past_jᵀ past_j, built once for return_state and stateful layers (and
+            # pruned by the compiler when neither uses it)
+            h, past = states
+            A = ops.einsum("btr,bts->brs", past * ops.expand_dims(weights, -1), past)
+            states = [h, ops.reshape(A, (-1, cell.units * cell.units))]
+        return last_output, outputs, states
 
     @property
     def units(self) -> int:

@@ -9,7 +9,8 @@ import pytest
 keras = pytest.importorskip("keras")
 
 from fwcourse import fwrnn  # noqa: E402
-from fwcourse.fwrnn_layer import FastWeightRNN, FastWeightRNNCell  # noqa: E402
+from fwcourse.fwrnn_layer import (  # noqa: E402
+    FORMS, FastWeightRNN, FastWeightRNNCell, lstm_step_flops, memory_form, step_flops)
 
 
 def _randomise(layer, rng):
@@ -51,6 +52,46 @@ def test_matches_numpy_reference(B, T, D, H, S, decay, fast_lr):
     np.testing.assert_allclose(np.asarray(last(x)), want, rtol=1e-9, atol=1e-11)
 
 
+@pytest.mark.parametrize("B,T,D,H,S,form", [
+    (3, 4, 5, 8, 2, "attention"), (2, 11, 3, 16, 1, "attention"), (2, 2, 1, 3, 3, "attention"),
+    (2, 11, 3, 4, 1, "matrix"), (3, 9, 2, 6, 2, "matrix"),
+])
+def test_both_memory_forms_match_numpy_reference(B, T, D, H, S, form):
+    """Either form, as chosen for (T, H), gives the reference's outputs and final A in float64,
+    forwards and with go_backwards; an explicit zero initial state takes the matrix form."""
+    assert memory_form(H, D, T, S) == form
+    rng = np.random.default_rng(T + 10 * H)
+    x = rng.standard_normal((B, T, D))
+    layer = FastWeightRNN(H, inner_steps=S, decay=0.9, fast_lr=0.6, return_sequences=True,
+                          return_state=True, dtype="float64")
+    layer.build((None, T, D))
+    v = _randomise(layer, rng)
+    zeros = [np.zeros((B, H)), np.zeros((B, H * H))]
+    for backwards in (False, True):
+        layer.go_backwards = backwards
+        h_ref, A_ref = _reference(x[:, ::-1] if backwards else x, v, layer, return_memory=True)
+        for initial_state in (None, zeros):
+            out, h, A = (np.asarray(t) for t in layer(x, initial_state=initial_state))
+            np.testing.assert_allclose(out, h_ref, rtol=1e-9, atol=1e-11)
+            np.testing.assert_allclose(h, h_ref[:, -1], rtol=1e-9, atol=1e-11)
+            np.testing.assert_allclose(A.reshape(B, H, H), A_ref[:, -1], rtol=1e-9, atol=1e-11)
+
+
+def test_memory_form_follows_the_flop_counts():
+    # at S = 1 and D = R: the matrix form ≈ 9R², the attention form ≈ 4R² + 4TR, an LSTM ≈ 16R²
+    R = 1000
+    assert step_flops(R, R, 10, 1, "matrix") / R ** 2 == pytest.approx(9, rel=0.01)
+    assert step_flops(R, R, R, 1, "attention") / R ** 2 == pytest.approx(8, rel=0.01)
+    assert lstm_step_flops(R, R) / R ** 2 == pytest.approx(16, rel=0.01)
+    for T in (1, 11, 100, 1000):
+        for R in (4, 20, 100):
+            cost = {form: step_flops(R, 7, T, 2, form) for form in FORMS}
+            assert cost[memory_form(R, 7, T, 2)] == min(cost.values())
+    assert memory_form(20, 7, None) == "matrix"
+    with pytest.raises(ValueError, match="form must be one of"):
+        step_flops(4, 4, 4, form="dense")
+
+
 def test_return_state_and_last_output():
     rng = np.random.default_rng(0)
     x = rng.standard_normal((3, 6, 4))
@@ -64,14 +105,16 @@ def test_return_state_and_last_output():
     np.testing.assert_allclose(A.reshape(3, 5, 5), A_ref[:, -1], rtol=1e-9, atol=1e-12)
 
 
-def test_masked_padding_is_skipped():
-    """Sequences padded at the end give the same final output as unpadded ones."""
+@pytest.mark.parametrize("units,form", [(5, "matrix"), (16, "attention")])
+def test_masked_padding_is_skipped(units, form):
+    """Sequences padded at the end give the same final output as unpadded ones, in either form."""
+    assert memory_form(units, 4, 7, 2) == form
     rng = np.random.default_rng(1)
     tokens = rng.integers(1, 9, size=(3, 7))
     lengths = np.array([7, 4, 2])
     padded = np.where(np.arange(7) < lengths[:, None], tokens, 0)
     emb = keras.layers.Embedding(9, 4, mask_zero=True)
-    fw = FastWeightRNN(5, inner_steps=2)
+    fw = FastWeightRNN(units, inner_steps=2)
     model = keras.Sequential([emb, fw])
     got = np.asarray(model(padded))
     for i, n in enumerate(lengths):
@@ -79,12 +122,14 @@ def test_masked_padding_is_skipped():
         np.testing.assert_allclose(got[i], alone[0], rtol=1e-5, atol=1e-6)
 
 
-def test_gradients_are_finite_and_match_finite_differences():
+@pytest.mark.parametrize("units,form", [(4, "matrix"), (12, "attention")])
+def test_gradients_are_finite_and_match_finite_differences(units, form):
     import tensorflow as tf
 
+    assert memory_form(units, 3, 5, 2) == form
     rng = np.random.default_rng(2)
     x = tf.constant(rng.standard_normal((2, 5, 3)))
-    layer = FastWeightRNN(4, inner_steps=2, dtype="float64")
+    layer = FastWeightRNN(units, inner_steps=2, dtype="float64")
     layer.build((None, 5, 3))
     _randomise(layer, rng)
     with tf.GradientTape() as tape:
@@ -145,6 +190,8 @@ def test_wrong_input_rank_is_explained():
 
 
 def test_runs_under_jax(run_under_jax, tmp_path):
+    """Both memory forms (H = 4: matrix, H = 12: attention, at T = 7, S = 2) under JAX."""
+    assert (memory_form(4, 2, 7, 2), memory_form(12, 2, 7, 2)) == ("matrix", "attention")
     rng = np.random.default_rng(4)
     x = rng.standard_normal((3, 7, 2))
     np.save(tmp_path / "x.npy", x)
@@ -156,21 +203,24 @@ def test_runs_under_jax(run_under_jax, tmp_path):
         from fwcourse.fwrnn_layer import FastWeightRNN
         assert keras.backend.backend() == "jax"
         x = np.load({str(tmp_path / 'x.npy')!r})
-        layer = FastWeightRNN(4, inner_steps=2, return_sequences=True, dtype="float64")
-        layer.build((None, 7, 2))
-        rng = np.random.default_rng(5)
-        v = {{}}
-        for w in layer.weights:
-            val = rng.standard_normal(tuple(w.shape)) * 0.5 + (1 if "ln_gain" in w.path else 0)
-            w.assign(val); v[w.path.split("/")[-1]] = val
-        ref = fwrnn.fast_weight_rnn(x, v["recurrent_kernel"], v["kernel"], v["bias"], inner_steps=2,
-                                    gain=v["ln_gain"], ln_bias=v["ln_bias"])
-        err = float(np.abs(np.asarray(layer(x)) - ref).max())
-        values = [w.value for w in layer.trainable_variables]
-        loss = lambda vals: (layer.stateless_call(vals, [], x)[0] ** 2).sum()
-        grads = jax.jit(jax.grad(loss))(values)
-        print(json.dumps({{"err": err, "finite": all(bool(np.isfinite(np.asarray(g)).all()) for g in grads)}}))
+        results = []
+        for units in (4, 12):
+            layer = FastWeightRNN(units, inner_steps=2, return_sequences=True, dtype="float64")
+            layer.build((None, 7, 2))
+            rng = np.random.default_rng(5)
+            v = {{}}
+            for w in layer.weights:
+                val = rng.standard_normal(tuple(w.shape)) * 0.5 + (1 if "ln_gain" in w.path else 0)
+                w.assign(val); v[w.path.split("/")[-1]] = val
+            ref = fwrnn.fast_weight_rnn(x, v["recurrent_kernel"], v["kernel"], v["bias"], inner_steps=2,
+                                        gain=v["ln_gain"], ln_bias=v["ln_bias"])
+            err = float(np.abs(np.asarray(layer(x)) - ref).max())
+            values = [w.value for w in layer.trainable_variables]
+            loss = lambda vals: (layer.stateless_call(vals, [], x)[0] ** 2).sum()
+            grads = jax.jit(jax.grad(loss))(values)
+            results.append({{"err": err, "finite": all(bool(np.isfinite(np.asarray(g)).all()) for g in grads)}})
+        print(json.dumps(results))
     """)
-    result = json.loads(out.strip().splitlines()[-1])
-    assert result["err"] < 1e-9
-    assert result["finite"]
+    for result in json.loads(out.strip().splitlines()[-1]):
+        assert result["err"] < 1e-9
+        assert result["finite"]
