@@ -190,3 +190,13 @@ def test_not_a_function_and_bad_construction():
         Exercise("x", _reference, _inputs, hint="h", n_trials=0)
     with pytest.raises(TypeError, match="reference"):
         Exercise("x", None, _inputs, hint="h")
+
+
+def test_a_verdict_displayed_in_a_notebook_reads_as_its_message():
+    from IPython.lib.pretty import pretty
+
+    from fwcourse.course.check import CheckResult
+
+    result = CheckResult("outer_product", "wrong_values", "Max abs error 2 at index (0, 1).")
+    assert pretty(result) == str(result)
+    assert "CheckResult(" not in pretty(result) and "Max abs error 2" in pretty(result)

@@ -39,6 +39,18 @@ def test_models_map_windows_to_logits_and_evaluate_by_definition(kind):
     assert model.evaluate(X, y, verbose=0)[0] == pytest.approx(s["loss"], rel=1e-4)
 
 
+def test_batched_scores_equal_the_scores_of_the_whole_matrix():
+    from fwcourse import ngram
+
+    model = nextword.build_model("lstm", V, N, **TINY)
+    X, y = _data(50, 2)
+    batched = nextword.log_probs(model, X, batch_size=7)
+    np.testing.assert_allclose(batched, nextword.log_probs(model, X, batch_size=len(X)), atol=1e-6)
+    assert nextword.evaluate(model, X, y, batch_size=7) == ngram.scores(batched, y)
+    with pytest.raises(ValueError, match="at least one target"):
+        nextword.evaluate(model, X[:0], y[:0])
+
+
 @pytest.mark.parametrize("kind", nextword.MODELS)
 def test_builders_seed_their_weights_and_leave_the_global_random_state_alone(kind):
     keras.utils.set_random_seed(123)

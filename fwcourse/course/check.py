@@ -115,6 +115,10 @@ class CheckResult:
         text = f"{mark} {self.exercise}: {self.headline}"
         return text + (f"\n{self.message}" if self.message else "")
 
+    def _repr_pretty_(self, printer, cycle: bool) -> None:
+        # a verdict left as a cell's last value reads as the learner's message, not a dataclass repr
+        printer.text(str(self))
+
 
 def _call_with_time_limit(func: Callable, args: tuple, seconds: float):
     """Call ``func(*args)``; raise :class:`TimeLimit` after ``seconds``.
