@@ -94,3 +94,13 @@ def test_python_dash_m_fwcourse_runs_the_dispatcher():
     assert ok.returncode == 0 and "build-notebooks" in ok.stdout
     bad = subprocess.run([sys.executable, "-m", "fwcourse", "nope"], capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1
+
+
+def test_help_shows_docstring_descriptions_without_rst_markup(capsys):
+    from fwcourse.__main__ import main
+
+    for command in ("grade", "train-lm"):
+        with pytest.raises(SystemExit):
+            main([command, "--help"])
+        out = capsys.readouterr().out
+        assert "``" not in out and "python -m fwcourse" in out

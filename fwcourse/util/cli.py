@@ -15,7 +15,14 @@ __all__ = ["ArgumentParser", "stop_hint"]
 
 
 class ArgumentParser(argparse.ArgumentParser):
-    """An ``argparse.ArgumentParser`` whose usage errors are one line: ``PROG: error: MESSAGE (see --help).``"""
+    """An ``argparse.ArgumentParser`` whose usage errors are one line: ``PROG: error: MESSAGE (see --help).``
+
+    Its ``description`` may be a docstring's first line: the reStructuredText literal markers
+    (double backquotes) are dropped, so that ``--help`` shows plain text.
+    """
+
+    def __init__(self, *args, description: str | None = None, **kwargs) -> None:
+        super().__init__(*args, description=description and description.replace("``", ""), **kwargs)
 
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: error: {message.rstrip('.')} (see --help).\n")
