@@ -82,9 +82,11 @@ for text, y in zip(retrieval.decode(demo.x), demo.y):
 print("tokens of the first:", demo.x[0])
 
 # %% [markdown]
-# A model that ignores the query and just guesses one of the digits in the sequence is right
-# about a third of the time; a model that cannot bind keys to values is stuck there. Only a model
-# that stores *which value followed which key* and looks it up can reach 0% error.
+# A model that ignores the query and guesses one of the values in the sequence is right only by
+# chance (one value among those the sequence holds); a model that cannot bind keys to values is
+# stuck near that guess, on the plateau well above 50% error that the learning curves below
+# start on. Only a model that stores *which value followed which key* and looks it up can reach
+# 0% error.
 
 # %% [markdown]
 # ## The model in NumPy
@@ -424,12 +426,12 @@ else:
 #   2.83% ± 0.29; fast weights, stopped by the time limit after about 80,000 steps, end at
 #   3.76% ± 0.50. Read the curves: with a constant rate both flatten out at 2.5-4%; the decaying
 #   rate is what takes fast weights under 2%.
-# * At R = 50 (one seed, constant rate) fast weights leave the plateau much sooner than the LSTM
-#   (3.1% against 6.3% within 30,000 steps); the paper's 0% at R = 50 and R = 100 are not
+# * At R = 50 (one seed, constant rate) fast weights and the LSTM leave the plateau at about the
+#   same step, and fast weights end lower (3.1% against 6.3% within 30,000 steps); the paper's 0% at R = 50 and R = 100 are not
 #   reproduced (3.02% at R = 50; fast weights at R = 100 not run). A plain tanh RNN (28.3%) and
 #   the IRNN (14.9%) learn slowly at R = 20 but do learn.
-# * Not run: the A-LSTM (associative LSTM), fast weights at R = 100, and more than one seed at
-#   R = 50 and 100.
+# * Not run yet: the A-LSTM (Danihelka et al.'s associative LSTM, now in `fwcourse.alstm` and
+#   `--models alstm`), fast weights at R = 100, and more than one seed at R = 50 and 100.
 #
 # How the long runs were made (CPU only, JAX backend, one core per process, records appended to
 # `data/ba2016_results.json`, from which the page is rendered):
