@@ -383,13 +383,15 @@ def train_online(task: Task, variant: str = "per_weight", lr: float = 0.05, wind
     W = np.zeros((m, n))
     errors, valid = np.zeros(len(task)), np.zeros(len(task), bool)
     solved = None
-    starts = range(0, len(task), window)
-    bar = tqdm(starts, desc=f"{variant} controller", disable=not progress, leave=False)
-    for start in bar:
+    # the bar counts time steps, the unit the task's budget and the paper's results are in
+    bar = tqdm(total=len(task), desc=f"{variant} controller", unit="step", disable=not progress,
+               leave=False)
+    for start in range(0, len(task), window):
         part = task.window(start, start + window)
         _, grads, trace = loss_and_grads(params, part.x_slow, part.x_fast, part.target, part.mask,
                                          update, steepness, W0=W)
         stop = start + len(part)
+        bar.update(len(part))
         errors[start:stop], valid[start:stop] = step_errors(trace.y, part.target, part.mask)
         W = trace.W[-1]
         grads.pop("W0")

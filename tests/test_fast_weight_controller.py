@@ -169,3 +169,27 @@ def test_bad_input_names_the_argument(call, match):
     params = fc.init_params(4, 3, 2, "from_to", 0)
     with pytest.raises((ValueError, TypeError), match=match):
         call(params)
+
+
+def test_progress_bar_counts_time_steps(monkeypatch):
+    """The bar's total and its updates are the task's time steps, not its training windows."""
+    bars = []
+
+    class Recorder:
+        def __init__(self, total=None, **kwargs):
+            self.total, self.n = total, 0
+            bars.append(self)
+
+        def update(self, n):
+            self.n += n
+
+        def set_postfix(self, **kwargs):
+            pass
+
+        def close(self):
+            pass
+
+    monkeypatch.setattr(fc, "tqdm", Recorder)
+    task = fc.flip_flop(95, rng=0)
+    fc.train_online(task, window=10, rng=0, stop_when_solved=False)
+    assert bars[0].total == len(task) == 95 and bars[0].n == 95
