@@ -20,7 +20,6 @@ import os
 import sys
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import keras
 import numpy as np
@@ -33,9 +32,8 @@ from fwcourse.util import validate
 from fwcourse.util.peak_memory import with_peak_memory
 from fwcourse.util.envinfo import machine
 from fwcourse.experiments.runner import ResumableResults
-from fwcourse.util.cli import ArgumentParser, stop_hint
+from fwcourse.util.cli import ArgumentParser, add_results_out, stop_hint
 from fwcourse.util.outdir import OutputError
-from fwcourse.util.paths import DEFAULT_RESULTS, RESULTS_VAR, results_dir
 from fwcourse.util.results_file import load_records  # noqa: F401  (load_records: for readers of the file)
 from fwcourse.util.tables import cell, markdown_table
 
@@ -425,12 +423,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, default=1, help="seeds per corpus")
     parser.add_argument("--first-seed", type=int, default=0)
     parser.add_argument("--epochs", type=int, default=None, help="override the scale's training epochs")
-    parser.add_argument("--out", type=Path, default=results_dir("compare-lm"),
-                        help=f"folder for the results files, created if missing (default: ${RESULTS_VAR}/compare-lm, "
-                             f"else {DEFAULT_RESULTS}/compare-lm: here %(default)s); --out data adds to the "
-                             "committed results in the checkout's data/")
-    parser.add_argument("--overwrite", action="store_true",
-                        help="replace results files in --out that this command did not write")
+    add_results_out(parser, "compare-lm")
     args = parser.parse_args([] if argv is None else list(argv))
     if args.seeds < 1:
         parser.error(f"--seeds must be >= 1; got {args.seeds}.")

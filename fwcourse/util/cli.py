@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+from pathlib import Path
 from typing import Iterator, NoReturn
 
-__all__ = ["ArgumentParser", "stop_hint"]
+from fwcourse.util.paths import DEFAULT_RESULTS, RESULTS_VAR, results_dir
+
+__all__ = ["ArgumentParser", "add_results_out", "stop_hint"]
 
 
 class ArgumentParser(argparse.ArgumentParser):
@@ -26,6 +29,18 @@ class ArgumentParser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: error: {message.rstrip('.')} (see --help).\n")
+
+
+def add_results_out(parser: argparse.ArgumentParser, command: str) -> None:
+    """``--out`` and ``--overwrite`` of a command that adds runs to a results page (``reproduce``,
+    ``compare-lm``): by default outside the checkout, so that only ``--out data`` edits the
+    committed results."""
+    parser.add_argument("--out", type=Path, default=results_dir(command),
+                        help=f"folder for the results files, created if missing (default: ${RESULTS_VAR}/{command}, "
+                             f"else {DEFAULT_RESULTS}/{command}: here %(default)s); --out data adds to the "
+                             "committed results in the checkout's data/")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace results files in --out that this command did not write")
 
 
 @contextlib.contextmanager

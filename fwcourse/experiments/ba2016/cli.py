@@ -8,7 +8,6 @@ from __future__ import annotations
 import argparse
 import functools
 import sys
-from pathlib import Path
 
 import numpy as np
 
@@ -19,9 +18,8 @@ from fwcourse.experiments.ba2016.report import RESULTS_NAME, render_markdown
 from fwcourse.experiments.ba2016.train import train_one
 from fwcourse.experiments.runner import ResumableResults
 from fwcourse.util.envinfo import machine
-from fwcourse.util.cli import ArgumentParser, stop_hint
+from fwcourse.util.cli import ArgumentParser, add_results_out, stop_hint
 from fwcourse.util.outdir import OutputError
-from fwcourse.util.paths import DEFAULT_RESULTS, RESULTS_VAR, results_dir
 
 SIZES = (20, 50, 100)
 TRAIN_KEYS = ("max_steps", "eval_every", "patience", "batch_size", "learning_rate")
@@ -58,12 +56,7 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--models", default=",".join(MODELS),
                         help=f"comma-separated subset of {','.join(MODELS)}")
     parser.add_argument("--sizes", default=",".join(map(str, SIZES)), help="comma-separated R values")
-    parser.add_argument("--out", type=Path, default=results_dir("reproduce"),
-                        help=f"folder for the results files, created if missing (default: ${RESULTS_VAR}/reproduce, "
-                             f"else {DEFAULT_RESULTS}/reproduce: here %(default)s); --out data adds to the "
-                             "committed results in the checkout's data/")
-    parser.add_argument("--overwrite", action="store_true",
-                        help="replace results files in --out that this command did not write")
+    add_results_out(parser, "reproduce")
     parser.add_argument("--max-steps", type=int, default=None, help="override the scale's step budget per run")
     parser.add_argument("--patience", type=int, default=None,
                         help="override the scale's early-stopping patience (in evaluations)")
