@@ -25,6 +25,7 @@ COMMANDS = {
     "compare-lm": ("fwcourse.experiments.lm_compare", "base LM vs FWL vs dynamic evaluation on held-out documents (notebook 06), to --out"),
     "corpus": ("fwcourse.data.corpus_cli", "describe the corpora (sizes, leaks removed, repeats) or download WikiText-2"),
     "readme": ("fwcourse.course.readme", "render the README's results section from data/*.json [--check]"),
+    "time-budget": ("fwcourse.course.time_budget", "time each notebook at the default scale; reading and exercise minutes, to --out"),
     "train-lm": ("fwcourse.experiments.train_lm", "train the causal transformer LM [--fwl] on a long-document corpus"),
 }
 

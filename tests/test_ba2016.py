@@ -96,13 +96,29 @@ def test_markdown_summarises_over_seeds_and_budgets():
     assert ba2016.best_within(records[1], 10) == 1.5 and ba2016.best_within(records[1], 5) is None
     assert [len(g) for g in ba2016.budget_groups(records)] == [1, 2]  # the larger budget first
     md = ba2016.render_markdown(records)
-    longer, shorter = md.split("## Budget: up to 20 steps")
-    assert "## Budget: up to 4,000 steps or 3 minutes a run, patience 2" in longer
+    longer, shorter = md.split("## Pilot budget: up to 20 steps")
+    assert "## Pilot budget: up to 4,000 steps or 3 minutes a run, patience 2" in longer
     assert "| LSTM | 5.00% (n=1) | 60.81% |" in longer
     assert "| LSTM | 20.00% ± 10.00 (n=2) | 60.81% |" in shorter
     assert "| LSTM | 20 | – | – | 100.00% | 20.00% | 20 | 1 |" in shorter  # best within 1, 3, 10, 20 steps
     assert "| LSTM | 20 | 5.00% | 5.00% | 5.00% | 5.00% | 40 | 1 |" in longer  # 300, 1k, 3k, 4k
     assert "max_steps=20" in shorter
+
+
+def test_the_table1_protocol_comes_first_and_lists_the_cells_still_to_run():
+    table1 = dict(scale="default", **ba2016.TABLE1)
+    records = [_record("lstm", 20, 0, 0.3, [[20, 0.3]], dict(scale="quick", max_steps=200_000, patience=2))]
+    records += [_record("fastweights", 20, s, 0.02, [[250, 0.02]], table1) for s in range(3)]
+    records.append(_record("lstm", 50, 0, 0.04, [[250, 0.04]], table1))
+    assert [len(g) for g in ba2016.budget_groups(records)] == [4, 1]  # the protocol before a longer pilot
+    md = ba2016.render_markdown(records)
+    protocol, pilot = md.split("## Pilot budget")
+    assert "## Table 1, one protocol: up to 120,000 steps or 50 minutes a run" in protocol
+    missing = ba2016.missing_runs(records)
+    assert "Fast weights R=20 (3 of 3 seeds)" not in " ".join(missing)
+    assert "LSTM R=50 (1 of 3 seeds)" in missing and "A-LSTM R=100 (0 of 3 seeds)" in missing
+    assert len(missing) == 3 * len(ba2016.MODELS) - 1
+    assert "LSTM R=50 (1 of 3 seeds)" in protocol and "Still to run" not in pilot
 
 
 def test_every_row_of_the_paper_table_is_shown_and_not_run_rows_say_so():
@@ -197,3 +213,19 @@ def test_fast_weight_parts_reproduce_the_keras_model():
     np.testing.assert_allclose(np.asarray(net.layers[1](net.layers[0](x))), h[:, -1], rtol=1e-4, atol=1e-5)
     with pytest.raises(ValueError, match="fastweights or rnn_ln"):
         ba2016.fast_weight_parts(ba2016.build_model("lstm", 3))
+
+
+def test_explain_reads_the_reason_from_the_runs():
+    settings = dict(scale="quick", max_steps=1000, patience=2)
+    falling = _record("fastweights", 50, 0, 0.03, [[250, 0.6], [500, 0.2], [750, 0.08], [1000, 0.03]], settings)
+    flat = _record("lstm", 50, 0, 0.04, [[250, 0.6], [500, 0.04], [750, 0.04], [1000, 0.04]], settings)
+    plateau = _record("lstm", 20, 0, 0.05, [[1000, 0.05]], settings)
+    stuck = _record("irnn", 50, 0, 0.62, [[1000, 0.62]], settings)
+    close = _record("fastweights", 20, 0, 0.02, [[1000, 0.02]], settings)
+    why = dict(line.split("\n    why: ") for line in ba2016.explain([falling, flat, plateau, stuck, close]))
+    reason = {tuple(k.split("ours")[0].split()[-1:]) + (k.split()[0],): v for k, v in why.items()}
+    assert reason["R=20", "Fast"] == "within the criterion."
+    assert reason["R=20", "LSTM"].startswith("the paper's number is the plateau")
+    assert reason["R=50", "IRNN"] == "both are on the plateau."
+    assert reason["R=50", "Fast"] == "budget: the error was still falling when 1 of 1 run(s) stopped."
+    assert reason["R=50", "LSTM"].startswith("not budget alone: the error had flattened in 1 of 1")

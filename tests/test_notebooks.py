@@ -17,22 +17,34 @@ def test_every_listed_notebook_has_a_source_and_both_built_versions_and_vice_ver
     assert sorted(p.stem for p in (ROOT / "notebooks" / "solutions").glob("*.ipynb")) == stems
 
 
-def test_numbers_are_the_stems_prefixes_in_order_and_each_has_sizes_minutes_and_exercises():
+def test_numbers_are_the_stems_prefixes_in_order_and_each_has_sizes_and_exercises():
     numbers = [number for number, _, _ in NOTEBOOKS]
     assert numbers == [f"{i:02d}" for i in range(len(NOTEBOOKS))]
     for number, stem, topic in NOTEBOOKS:
         assert stem.startswith(number + "_") and topic.strip()
-        assert set(config.MINUTES[number]) == set(config.SCALES)
         assert number in config.SIZES
         assert importlib.import_module(f"fwcourse.course.exercises.nb{number}").EXERCISES
 
 
-def test_course_map_has_one_row_per_notebook_with_its_minutes():
-    rows = course_map().splitlines()[2:]
-    assert len(rows) == len(NOTEBOOKS)
+def test_course_map_has_one_row_per_notebook_with_its_measured_minutes(tmp_path):
+    from fwcourse.course import time_budget
+    from fwcourse.util.results_file import write_records
+
+    timed = [{"notebook": "01", "scale": "default", "reading_min": 20.4, "exercise_min": 31.0, "compute_s": 90.0},
+             {"notebook": "03", "scale": "default", "reading_min": 10.0, "exercise_min": 5.0, "compute_s": 600.0}]
+    write_records(tmp_path / f"{time_budget.RESULTS_NAME}.json", timed)
+    lines = course_map(tmp_path / f"{time_budget.RESULTS_NAME}.json").splitlines()
+    rows = lines[2:2 + len(NOTEBOOKS)]
     for row, (number, stem, topic) in zip(rows, NOTEBOOKS):
         cells = [c.strip() for c in row.strip("|").split("|")]
-        assert cells == [f"`{stem}.ipynb`", topic] + [config.MINUTES[number][s] for s in config.SCALES]
+        assert cells[:2] == [f"`{stem}.ipynb`", topic]
+        expected = {"01": ["20", "31", "1.5", "53"], "03": ["10", "5", "10.0", "25"]}.get(number, ["?"] * 4)
+        assert cells[2:] == expected
+    assert "**1.3 h**" in lines[-1]  # (53 + 25) / 60
+
+
+def test_the_committed_time_budget_covers_every_notebook():
+    assert "?" not in course_map()
 
 
 def test_the_readme_lists_every_notebook():

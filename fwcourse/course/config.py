@@ -44,7 +44,8 @@ SIZES: dict[str, dict[str, dict]] = {
                       repro_n_train=2000, repro_n_valid=300, repro_n_test=300, repro_num_pairs=4,
                       repro_data_seed=0, repro_seeds=1, repro_max_steps=40, repro_eval_every=20,
                       repro_patience=2, repro_batch_size=32, repro_learning_rate=1e-3),
-        "default": dict(nb_train=20000, nb_steps=3000, nb_eval_every=250, nb_units=20,
+        # 16,000 steps: fast weights leave the plateau after about 12,000-17,000 (data/ba2016_results.json)
+        "default": dict(nb_train=100_000, nb_steps=16_000, nb_eval_every=500, nb_units=20,
                         nb_models=["fastweights", "rnn_ln", "lstm"],
                         repro_n_train=100_000, repro_n_valid=10_000, repro_n_test=20_000,
                         repro_num_pairs=4, repro_data_seed=0, repro_seeds=1, repro_max_steps=8000,
@@ -108,18 +109,6 @@ SIZES: dict[str, dict[str, dict]] = {
                      demo_len=32, scaling_lengths=(1024, 4096, 16384)),
     },
 }
-
-# Minutes a notebook takes at each scale (a rough guide shown in notebook 00).
-MINUTES: dict[str, dict[str, str]] = {
-    "00": {"quick": "< 1", "default": "1", "full": "1"},
-    "01": {"quick": "< 1", "default": "2", "full": "10"},
-    "02": {"quick": "< 1", "default": "2", "full": "5"},
-    "03": {"quick": "< 1", "default": "2", "full": "60"},
-    "04": {"quick": "< 1", "default": "10", "full": "300"},
-    "05": {"quick": "< 1", "default": "15", "full": "60"},
-    "06": {"quick": "< 1", "default": "5", "full": "60"},
-}
-
 
 def scale() -> str:
     """The chosen scale, read from ``FWCOURSE_SCALE`` every call (so a notebook may change it)."""

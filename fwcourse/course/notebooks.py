@@ -1,7 +1,7 @@
 """The map of the course: its notebooks, in order, with what each one teaches."""
 from __future__ import annotations
 
-from fwcourse.course import config
+from pathlib import Path
 
 NOTEBOOKS = [
     ("00", "00_start_here", "Start here: how the course works, the outer product, the widget"),
@@ -15,12 +15,25 @@ NOTEBOOKS = [
 ]
 
 
-def course_map() -> str:
-    """A Markdown table of the notebooks with their rough time in minutes at each scale."""
-    rows = ["| notebook | topic | " + " | ".join(f"min ({s})" for s in config.SCALES) + " |",
-            "|---|---|" + "---|" * len(config.SCALES)]
+def course_map(budget_path: Path | None = None) -> str:
+    """A Markdown table of the notebooks with the learner's measured time budget per notebook:
+    reading, exercises and compute at the scale it was timed at (``data/time_budget.json``, written
+    by ``python -m fwcourse time-budget --out data``; "?" for a notebook not timed)."""
+    from fwcourse.course.build_notebooks import repo_root
+    from fwcourse.course.time_budget import RESULTS_NAME, TARGET_HOURS, summary
+    from fwcourse.util.results_file import load_records
+
+    path = budget_path or repo_root() / "data" / f"{RESULTS_NAME}.json"
+    rows = {r["notebook"]: r for r in summary(load_records(path))}
+    scale = next(iter(rows.values()))["scale"] if rows else "default"
+    out = [f"| notebook | topic | reading (min) | exercises (min) | compute at `{scale}` (min) | total (min) |",
+           "|---|---|---|---|---|---|"]
     for number, stem, topic in NOTEBOOKS:
-        minutes = config.MINUTES.get(number, {})
-        cells = " | ".join(minutes.get(s, "?") for s in config.SCALES)
-        rows.append(f"| `{stem}.ipynb` | {topic} | {cells} |")
-    return "\n".join(rows)
+        r = rows.get(number)
+        cells = ([f"{r['reading']:.0f}", f"{r['exercises']:.0f}", f"{r['compute']:.1f}", f"{r['total']:.0f}"]
+                 if r else ["?"] * 4)
+        out.append(f"| `{stem}.ipynb` | {topic} | " + " | ".join(cells) + " |")
+    if rows:
+        hours = sum(r["total"] for r in rows.values()) / 60
+        out.append(f"| all | | | | | **{hours:.1f} h** (target: about {TARGET_HOURS} h) |")
+    return "\n".join(out)

@@ -28,7 +28,7 @@ def render() -> str:
     """The Markdown between the markers: the corpus, and the comparison of the methods per corpus."""
     from fwcourse.experiments.lm_compare import CARRIED, summary  # the results page's own summary
 
-    lines = []
+    lines = [_ba2016_line(), _time_budget_line()]
     for c in _load("corpora.json"):
         if c["corpus"] != "docstrings":
             continue
@@ -67,6 +67,42 @@ def render() -> str:
                  f"faster for the FWL).")
         lines.append(text)
     return "\n".join(lines)
+
+
+def _ba2016_line() -> str:
+    """Our Table 1 (the one protocol of data/ba2016_results.json): fast weights, the LSTM and the
+    control at each R run, and how many cells are complete."""
+    from fwcourse.experiments import ba2016
+
+    records = [r for r in ba2016.load_results() if ba2016.budget(r) == ba2016.TABLE1_BUDGET]
+    table = ba2016.summarise(records)
+    parts = []
+    for units in sorted({r["R"] for r in records}):
+        cells = [f"{ba2016.LABELS[m]} {100 * table[m, units][0]:.2f}%"
+                 + (f" ± {100 * table[m, units][1]:.2f}" if table[m, units][2] > 1 else "")
+                 + f" (n={table[m, units][2]}"
+                 + (f", paper {ba2016.PAPER_TABLE[m][units]:.2f}%)" if units in ba2016.PAPER_TABLE.get(m, {}) else ")")
+                 for m in ("fastweights", "lstm", "alstm", "rnn_ln") if (m, units) in table]
+        parts.append(f"R = {units}: " + ", ".join(cells))
+    cells = len(ba2016.TABLE1_SIZES) * len(ba2016.MODELS)
+    done = cells - len(ba2016.missing_runs(records))
+    return (f"- **Ba et al. 2016, associative retrieval** (`data/ba2016_results.md`, "
+            f"`FWCOURSE_SCALE=default python -m fwcourse reproduce ba2016 --table1 --out data`; test error, "
+            f"mean ± sd over seeds, one protocol for every model): " + "; ".join(parts) +
+            f". {done} of the table's {cells} cells (model x R) have their {ba2016.TABLE1_SEEDS} seeds; "
+            "the page lists the rest and says, row by row, why ours and the paper's differ.")
+
+
+def _time_budget_line() -> str:
+    """The measured learner time of the whole course (data/time_budget.json)."""
+    from fwcourse.course.time_budget import TARGET_HOURS, summary
+
+    rows = summary(_load("time_budget.json"))
+    total = sum(r["total"] for r in rows) / 60
+    compute = sum(r["compute"] for r in rows)
+    return (f"- **A learner's time** (`data/time_budget.md`, `python -m fwcourse time-budget --out data`): "
+            f"{total:.1f} hours for the {len(rows)} notebooks at the `{rows[0]['scale']}` scale (target: about "
+            f"{TARGET_HOURS}), of which {compute:.0f} minutes of compute; notebook 00 shows it per notebook.")
 
 
 def updated(readme: str) -> str:

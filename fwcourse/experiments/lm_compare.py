@@ -183,13 +183,19 @@ def tune_dynamic_lr(model, windows: lm_data.LMWindows, sizes) -> float:
     return float(best)
 
 
-def compare(corpus_name: str | os.PathLike, sizes, seed: int = 0) -> Comparison:
-    """Train base and FWL models on a corpus (a name of :data:`fwcourse.data.lm_data.CORPORA` or a
-    ``.txt`` file or folder) and evaluate the five methods and the trigram on its test split."""
+def load_corpus(corpus_name: str | os.PathLike, sizes, seed: int = 0) -> "lm_data.corpus.TokenCorpus":
+    """The corpus :func:`compare` trains and tests on, at ``sizes`` (``config.sizes("06")``)."""
     corpus = lm_data.load_lm_corpus(corpus_name, max_tokens=sizes.max_tokens, n_docs=sizes.n_docs,
                                     words_per_doc=sizes.words_per_doc, seed=seed,
                                     max_train_tokens=sizes.max_train_tokens or None)
     lm_data.require_tokens(corpus, sizes.seq_len, corpus_name)
+    return corpus
+
+
+def compare(corpus_name: str | os.PathLike, sizes, seed: int = 0) -> Comparison:
+    """Train base and FWL models on a corpus (a name of :data:`fwcourse.data.lm_data.CORPORA` or a
+    ``.txt`` file or folder) and evaluate the five methods and the trigram on its test split."""
+    corpus = load_corpus(corpus_name, sizes, seed)
     test = lm_data.lm_windows(corpus.test, sizes.seq_len)
     test = test.take(slice(0, sizes.eval_windows or len(test)))
     valid = lm_data.lm_windows(corpus.valid, sizes.seq_len)

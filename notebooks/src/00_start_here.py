@@ -39,9 +39,14 @@ S = config.sizes("00")
 print(config.describe("00"))
 
 # %% [markdown]
-# ## The map
+# ## The map, and your time budget
 #
-# Minutes are a rough guide for a 2-core laptop CPU (`full` assumes a GPU).
+# The minutes below are measured, not guessed (`python -m fwcourse time-budget --out data`
+# writes them; `data/time_budget.md` shows the counts behind them). *Compute* is the notebook run
+# top to bottom at the scale shown, timed on the machine named there. *Reading* counts the words
+# and lines of code at a steady technical-reading pace, and *exercises* gives each warm-up and core
+# exercise a few minutes plus two per line of its worked solution. The optional stretch exercises
+# are open-ended and not counted. Your own pace will differ: use the table to plan sessions.
 
 # %%
 from IPython.display import Markdown

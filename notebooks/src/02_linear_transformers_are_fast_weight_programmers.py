@@ -320,7 +320,22 @@ print(f"softmax time grows like T^{slope:.1f} over the longest lengths measured 
 # with the context, and the softmax transformer's does. The chunked form takes the best of both
 # (see `benchmarks/bench_linear_attention.py` for the ratios). The price of the fixed-size
 # memory is its **capacity**, measured above.
+
+# %% [markdown]
+# ### Exercise 5 (stretch, optional): a memory rule that recalls more
 #
+# Past its capacity, every rule forgets something. Write `write(W, k, v)` returning the new
+# $d \times d$ memory after storing $k \to v$, so that after $2d$ random pairs (twice the capacity,
+# unit-norm keys) the mean relative recall error $\lVert W k_i - v_i\rVert^2 / \lVert v_i\rVert^2$
+# over all pairs is lower than the delta rule's with $\beta = 1$. The memory is $W$ alone: the
+# checker replays one write to make sure the rule keeps nothing else. It prints your error beside
+# the delta rule's; `ex.better_memory_rule.hint()` gives ideas. The notebook goes on without it.
+
+# %%
+better_memory_rule = None   # your function write(W, k, v) -> new W
+ex.better_memory_rule.check(better_memory_rule, d=S.d_key, n_pairs=2 * S.d_key)
+
+# %% [markdown]
 # ## Summary
 #
 # * A fast-weight programmer, $W \mathrel{+}= v\,\phi(k)^\top$, $y = W\phi(q)$, *is* causal

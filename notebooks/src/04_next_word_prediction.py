@@ -55,8 +55,8 @@ print(config.describe("04"))
 #
 # The corpus is real English that needs no download: the **docstrings** of the Python standard
 # library and of the numpy, keras, matplotlib and tensorflow this course installs, read from their
-# source files with `ast` (nothing is imported), one document per module: about 1.8 million words
-# (`data/corpora.md` describes it). The quick scale uses the standard library's part alone. Point
+# source files with `ast` (nothing is imported), one document per module (`data/corpora.md`
+# gives its size, and the cell below prints it). The quick scale uses the standard library's part alone. Point
 # `corpus.load_split` at your own `.txt` file or folder to use other text, or fetch WikiText-2
 # with `python -m fwcourse corpus download wikitext-2` (its sha256 is checked).
 #
@@ -243,7 +243,9 @@ from fwcourse.experiments import nextword
 
 keras.utils.set_random_seed(0)  # the shuffling of the windows; each model seeds its own weights
 
-run_root = tempfile.mkdtemp(prefix="nb04-")
+# the checkpoints go to a scratch folder that is deleted when the kernel stops (or below)
+scratch = tempfile.TemporaryDirectory(prefix="nb04-")
+run_root = scratch.name
 models, histories = {}, {}
 for kind in ("lstm", "conv1d", "attention", "fastweights"):
     model = nextword.build_model(kind, tok.size, 3, **nextword.model_sizes(S))
@@ -438,6 +440,21 @@ try:
     nextword.load_run(f"{run_root}/{best_kind}", tokenizer=other)
 except ValueError as err:
     print("ValueError:", err)
+scratch.cleanup()  # the checkpoints were for this demonstration only
+
+# %% [markdown]
+# ## Exercise 5 (stretch, optional): beat the trigram
+#
+# Write a count-based model with the interface of `ngram.KneserNeyTrigram`: a class called as
+# `Model(vocab_size)`, with `.fit(X, y)` on windows of 3 words and `.log_proba(X)` returning one
+# row of log-probabilities per window, each row summing (as probabilities) to one. The checker fits
+# it on the training windows only, measures its perplexity on the test windows, and prints it
+# beside the Kneser-Ney trigram's. Tune on the validation windows, never on the test ones.
+# `ex.beat_the_trigram.hint()` gives ideas. The notebook goes on without it.
+
+# %%
+beat_the_trigram = None   # your class, e.g. a subclass of ngram.KneserNeyTrigram
+ex.beat_the_trigram.check(beat_the_trigram, train=data["train"], test=data["test"], vocab_size=tok.size)
 
 # %% [markdown]
 # ## Summary

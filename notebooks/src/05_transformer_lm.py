@@ -376,6 +376,18 @@ viz.frame_player(draw, len(heads), description="head")
 # ```
 
 # %% [markdown]
+# ### Exercise 5 (stretch, optional): a better transformer for the same budget
+#
+# Change `d_model`, `n_layers`, `n_heads` or `learning_rate` so that the model reaches a lower
+# validation perplexity with the same data, epochs and batches, and no more parameters than the
+# notebook's. The checker trains both (without dropout, the same for both) and prints both
+# perplexities; `ex.better_transformer.hint()` gives ideas. The notebook goes on without it.
+
+# %%
+better_transformer = None   # your settings, e.g. {"learning_rate": 2e-3}
+ex.better_transformer.check(better_transformer, corpus=data, sizes=S)
+
+# %% [markdown]
 # ## Summary
 #
 # * A causal transformer predicts every next token of a window in one pass; the **causal mask**

@@ -595,6 +595,19 @@ def draw(t):
 viz.frame_player(draw, len(window) - 1, description="t - 1")
 
 # %% [markdown]
+# ### Exercise 5 (stretch, optional): a better FWL model
+#
+# The FWL model above uses the sizes of this scale. Change `fwl_size`, `d_model`, `n_layers`,
+# `n_heads` or `learning_rate` so that the FWL model reaches a lower validation perplexity on this
+# notebook's first corpus with the same data, epochs and batches, and no more parameters. The
+# checker trains both and prints both perplexities; at the default scale, compare your setting with
+# the committed results above too. `ex.better_fwl.hint()` gives ideas. The notebook goes on without it.
+
+# %%
+better_fwl = None   # your settings, e.g. {"fwl_size": 96, "d_model": 48}
+ex.better_fwl.check(better_fwl, corpus_name=S.corpora[0], sizes=S)
+
+# %% [markdown]
 # ## Summary
 #
 # * One token's gradient for a dense layer is the outer product $x_s^\top\delta_s$; so the

@@ -5,6 +5,8 @@ import numpy as np
 
 from fwcourse import fast_weight_controller as fc
 from fwcourse.course.check import Exercise, odd_sizes
+from fwcourse.course.stretch import Stretch, settings
+from fwcourse.util import validate
 
 
 def _update_inputs(rng: np.random.Generator, trial: int) -> dict:
@@ -110,3 +112,45 @@ controller_gradients = Exercise(
 )
 
 EXERCISES = [fast_weight_update, controller_step, write_gradients, controller_gradients]
+
+
+# -- stretch ---------------------------------------------------------------------------------------
+_SETTING_RULES = {
+    "variant": lambda v, name: validate.choice(v, name, fc.VARIANTS),
+    "update": lambda v, name: validate.choice(v, name, fc.UPDATES),
+    "lr": lambda v, name: validate.in_range(v, name, 0, 1, low_open=True),
+    "window": lambda v, name: validate.positive_int(v, name, minimum=2),
+    "steepness": lambda v, name: validate.in_range(v, name, 0, 100, low_open=True),
+}
+
+
+def _reference_binding_settings() -> dict:
+    return {"variant": "from_to", "update": "bounded", **fc.TRAIN_SETTINGS["variable_binding", "from_to"]}
+
+
+def binding_steps(answer, n_steps: int, seeds: int) -> float:
+    """Median steps to solve the variable-binding task over ``seeds`` seeds (an unsolved seed counts
+    as never), training with the reference settings changed by ``answer`` (a dict)."""
+    s = settings(answer, _reference_binding_settings(), _SETTING_RULES)
+    steps = [fc.train_online(fc.variable_binding(n_steps, rng=1000 + seed), rng=seed, progress=False, **s).steps_to_solve
+             for seed in range(seeds)]
+    return float(np.median([np.inf if v is None else v for v in steps]))
+
+
+faster_binding = Stretch(
+    name="faster_binding",
+    goal="solve the variable-binding task in fewer steps (median over the notebook's seeds) than the "
+         "course's settings, by changing variant, update, lr, window or steepness.",
+    measure=binding_steps,
+    reference=lambda: {},
+    unit="median steps to solve the binding task",
+    hint=[
+        "Start from one change at a time: the Adam step size `lr` first (try 0.01 and 0.1).",
+        "`window` is how many steps each gradient looks back; a longer one sees more of each delay "
+        "between parking and asking, but updates S less often.",
+        "`steepness` sets how sharply the bounded update saturates; compare with update='additive'.",
+        "Try the other architecture, variant='per_weight', with its own step size.",
+    ],
+)
+
+STRETCH = [faster_binding]

@@ -6,6 +6,7 @@ import numpy as np
 from fwcourse import delta_rule as dr
 from fwcourse import linear_attention as la
 from fwcourse.course.check import Exercise, odd_sizes
+from fwcourse.course.stretch import InvalidAnswer, Stretch
 
 
 def _mask_inputs(rng: np.random.Generator, trial: int) -> dict:
@@ -94,3 +95,50 @@ delta_rule_memory = Exercise(
 )
 
 EXERCISES = [causal_mask, linear_attention, delta_update, delta_rule_memory]
+
+
+# -- stretch ---------------------------------------------------------------------------------------
+def recall_error(write, d: int, n_pairs: int, draws: int = 3) -> float:
+    """Mean relative recall error |W k_i - v_i|^2 / |v_i|^2 over ``n_pairs`` random pairs written in
+    order by ``write(W, k, v) -> W`` into a d x d memory (unit-norm random keys, standard normal
+    values), averaged over ``draws`` fresh draws of the same seeds for every answer."""
+    if not callable(write):
+        raise InvalidAnswer(f"The answer must be a function write(W, k, v) -> new W; got {type(write).__name__}.")
+    errors = []
+    for draw in range(draws):
+        rng = np.random.default_rng(draw)
+        keys, values = dr.make_keys(n_pairs, d, "random", rng), rng.standard_normal((n_pairs, d))
+        history = [np.zeros((d, d))]
+        for k, v in zip(keys, values):
+            W = np.asarray(write(history[-1].copy(), k.copy(), v.copy()), dtype=float)
+            if W.shape != (d, d) or not np.all(np.isfinite(W)):
+                raise InvalidAnswer(f"write must return a finite ({d}, {d}) memory; got shape {W.shape}.")
+            history.append(W)
+        # the memory is W alone: a rule that keeps its own record of past pairs (in a closure, say)
+        # gives a different W when one write is replayed
+        t = int(rng.integers(n_pairs))
+        replay = np.asarray(write(history[t].copy(), keys[t].copy(), values[t].copy()), dtype=float)
+        if not np.allclose(replay, history[t + 1], rtol=1e-9, atol=1e-12):
+            raise InvalidAnswer("write must depend only on (W, k, v): replaying write number "
+                                f"{t + 1} gave a different memory, so the rule keeps a memory of its own.")
+        errors.append(np.mean(np.sum((keys @ W.T - values) ** 2, 1) / np.sum(values ** 2, 1)))
+    return float(np.mean(errors))
+
+
+better_memory_rule = Stretch(
+    name="better_memory_rule",
+    goal="write a rule write(W, k, v) -> W whose d x d memory recalls 2d pairs (twice its capacity) "
+         "with a lower mean error than the delta rule (beta = 1).",
+    measure=recall_error,
+    reference=lambda: lambda W, k, v: dr.delta_update(W, k, v, 1.0),
+    unit="mean relative recall error over all pairs",
+    hint=[
+        "With beta = 1 the delta rule recalls the last pairs perfectly and forgets the oldest: is a "
+        "smaller beta a better trade over all pairs?",
+        "Let beta depend on what the memory already returns for k (Schlag et al. 2021 learn it).",
+        "The best any d x d linear memory can do is the least-squares W; how close can a rule that "
+        "only sees (W, k, v) get?",
+    ],
+)
+
+STRETCH = [better_memory_rule]

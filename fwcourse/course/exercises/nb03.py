@@ -8,6 +8,9 @@ import numpy as np
 
 from fwcourse import fwrnn
 from fwcourse.course.check import Exercise, odd_sizes
+from fwcourse.course.stretch import Stretch, settings
+from fwcourse.data import retrieval
+from fwcourse.util import validate
 
 
 def _rates(rng: np.random.Generator) -> dict:
@@ -139,3 +142,42 @@ fast_weight_cell_step = Exercise(
 )
 
 EXERCISES = [memory_update, inner_loop, attention_read, fast_weight_cell_step]
+
+
+# -- stretch ---------------------------------------------------------------------------------------
+_SETTING_RULES = {
+    "decay": lambda v, name: validate.in_range(v, name, 0, 1, low_open=True),
+    "fast_lr": lambda v, name: validate.in_range(v, name, 0, 2),
+    "inner_steps": lambda v, name: int(validate.in_range(validate.positive_int(v, name), name, 1, 3)),
+    "learning_rate": lambda v, name: validate.in_range(v, name, 0, 0.1, low_open=True),
+}
+
+
+def plateau_error(answer, data: retrieval.Splits, units: int, steps: int, eval_every: int) -> float:
+    """Best validation error (%) of the fast-weight RNN trained ``steps`` steps on ``data`` (seed 0)
+    with the paper's settings (λ = 0.95, η = 0.5, S = 1, Adam 1e-3) changed by ``answer``."""
+    from fwcourse.experiments import ba2016
+
+    s = settings(answer, {}, _SETTING_RULES)
+    run = ba2016.train_one("fastweights", units, data, seed=0, max_steps=steps, eval_every=eval_every,
+                           patience=10 ** 6, **s)
+    return 100 * run["valid_error"]
+
+
+leave_the_plateau = Stretch(
+    name="leave_the_plateau",
+    goal="reach a lower validation error than the paper's settings within the notebook's step budget, "
+         "by changing decay (λ), fast_lr (η), inner_steps (S, at most 3) or learning_rate.",
+    measure=plateau_error,
+    reference=lambda: {},
+    unit="best validation error (%)",
+    hint=[
+        "λ sets how long a pair stays in the fast memory: the sequences are short (11 steps).",
+        "η sets how strongly each state is written; LayerNorm keeps the inner loop bounded, so "
+        "large values may be fine.",
+        "The plateau is where the net has not yet found the key: a larger Adam step can find it "
+        "sooner and then overshoot.",
+    ],
+)
+
+STRETCH = [leave_the_plateau]

@@ -7,6 +7,7 @@ import numpy as np
 from fwcourse.data import corpus
 from fwcourse import ngram
 from fwcourse.course.check import Exercise, odd_sizes
+from fwcourse.course.stretch import InvalidAnswer, Stretch
 
 
 def _windows_inputs(rng: np.random.Generator, trial: int) -> dict:
@@ -110,3 +111,46 @@ kneser_ney = Exercise(
 )
 
 EXERCISES = [make_windows, kneser_ney, perplexity, top_k]
+
+
+# -- stretch ---------------------------------------------------------------------------------------
+def test_perplexity(model_class, train: tuple, test: tuple, vocab_size: int, batch_size: int = 1024) -> float:
+    """Test perplexity of ``model_class(vocab_size).fit(*train)``, a model with the interface of
+    :class:`fwcourse.ngram.KneserNeyTrigram`: ``log_proba(X)`` gives (N, vocab_size) log-probabilities
+    that must sum (as probabilities) to one in every row. The model sees only the training windows."""
+    if not callable(model_class):
+        raise InvalidAnswer("The answer must be a class (or function) called as model_class(vocab_size), "
+                            f"with .fit(X, y) and .log_proba(X); got {type(model_class).__name__}.")
+    model = model_class(vocab_size)
+    model.fit(np.array(train[0]), np.array(train[1]))
+    X, y = test
+    losses = []
+    for lo in range(0, len(X), batch_size):
+        logp = np.asarray(model.log_proba(np.array(X[lo:lo + batch_size])), dtype=float)
+        if logp.shape != (len(X[lo:lo + batch_size]), vocab_size):
+            raise InvalidAnswer(f"log_proba must return shape (N, {vocab_size}); got {logp.shape}.")
+        total = np.logaddexp.reduce(logp, axis=1)
+        if not np.all(np.abs(total) < 1e-4):
+            worst = int(np.argmax(np.abs(total)))
+            raise InvalidAnswer(f"Every row of exp(log_proba) must sum to one; test window {lo + worst} sums "
+                                f"to {np.exp(total[worst]):.6g}. Without it a lower perplexity means nothing.")
+        losses.append(-logp[np.arange(len(logp)), y[lo:lo + batch_size]])
+    return float(np.exp(np.mean(np.concatenate(losses))))
+
+
+beat_the_trigram = Stretch(
+    name="beat_the_trigram",
+    goal="a count-based model (a class with .fit(X, y) and .log_proba(X), trained on the training "
+         "windows only) with a lower test perplexity than the interpolated Kneser-Ney trigram.",
+    measure=test_perplexity,
+    reference=lambda: ngram.KneserNeyTrigram,
+    unit="test perplexity",
+    hint=[
+        "Tune the discount D on the validation windows (a subclass with another default is enough).",
+        "Chen & Goodman (1999) use three discounts, for counts of 1, 2 and 3 or more: modified Kneser-Ney.",
+        "The windows hold 3 words: a 4-gram level on top of the trigram uses the third.",
+        "Tune on the validation windows, never on the test ones: the checker measures the test split.",
+    ],
+)
+
+STRETCH = [beat_the_trigram]

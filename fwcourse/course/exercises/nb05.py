@@ -11,6 +11,8 @@ import numpy as np
 
 from fwcourse import transformer
 from fwcourse.course.check import ERROR, WRONG_VALUES, CheckResult, Exercise, odd_sizes
+from fwcourse.course.stretch import InvalidAnswer, Stretch, settings
+from fwcourse.util import validate
 
 
 def _mask_inputs(rng: np.random.Generator, trial: int) -> dict:
@@ -181,3 +183,59 @@ causal_self_attention = Exercise(
 )
 
 EXERCISES = [causal_mask, causal_attention, causal_self_attention, perplexity]
+
+
+# -- stretch ---------------------------------------------------------------------------------------
+def _int_in(low: int, high: int) -> Callable:
+    return lambda v, name: int(validate.in_range(validate.positive_int(v, name), name, low, high))
+
+
+MODEL_RULES = {
+    "d_model": _int_in(4, 1024), "n_layers": _int_in(1, 8), "n_heads": _int_in(1, 32),
+    "learning_rate": lambda v, name: validate.in_range(v, name, 0, 0.1, low_open=True),
+}
+
+
+def validation_perplexity(answer, corpus, sizes, fwl: bool = False, rules: dict = MODEL_RULES) -> float:
+    """Validation perplexity of the transformer LM trained on ``corpus`` with ``sizes`` (epochs, data,
+    sequence length and batch fixed) changed by ``answer``, a dict of the settings in ``rules``, and
+    with no more parameters than ``sizes`` gives (the same budget in compute and in size)."""
+    from fwcourse.experiments import lm_compare
+
+    base = {"attn_chunks": 1, "fwl_size": None, **vars(sizes)}
+    s = SimpleNamespace(**settings(answer, base, rules))
+    vocab = corpus.tokenizer.size
+
+    def n_params(z) -> int:
+        return transformer.build_lm(vocab, z.d_model, z.n_layers, z.n_heads, z.seq_len,
+                                    fwl_size=z.fwl_size if fwl else None, attn_chunks=z.attn_chunks,
+                                    compile=False).count_params()
+
+    try:
+        params = n_params(s)
+    except ValueError as err:  # e.g. d_model not divisible by n_heads
+        raise InvalidAnswer(str(err)) from None
+    budget = n_params(SimpleNamespace(**base))
+    if params > budget:
+        raise InvalidAnswer(f"{params:,} parameters is over the budget of {budget:,} (the reference's).")
+    _, history, _, _ = lm_compare.train(corpus, fwl, s, seed=0)
+    return float(np.exp(min(history.history["val_loss"])))
+
+
+better_transformer = Stretch(
+    name="better_transformer",
+    goal="a lower validation perplexity than the notebook's transformer, with the same data, epochs "
+         "and batches and at most its number of parameters, by changing d_model, n_layers, n_heads "
+         "or learning_rate.",
+    measure=validation_perplexity,
+    reference=lambda: {},
+    unit="validation perplexity",
+    hint=[
+        "The learning rate matters most for a short budget: try 2x and 0.5x.",
+        "Most parameters are in the embedding and the output layer (vocabulary x d_model): a narrower "
+        "d_model frees parameters for another block.",
+        "More heads of a smaller size cost no parameters.",
+    ],
+)
+
+STRETCH = [better_transformer]

@@ -13,6 +13,8 @@ from keras import ops
 
 from fwcourse.util import validate
 from fwcourse.course.check import ERROR, WRONG_VALUES, CheckResult, Exercise, odd_sizes
+from fwcourse.course.exercises.nb05 import MODEL_RULES, _int_in, validation_perplexity
+from fwcourse.course.stretch import Stretch
 from fwcourse.chunked_attention import mixed_chunk_attention, quadratic_attention
 
 # The references are private: the module-level names are the exercises, as the notebook uses them.
@@ -270,3 +272,33 @@ fast_weight_layer = Exercise(
 )
 
 EXERCISES = [per_token_kernel_gradients, fast_dense, chunked_attention, fast_weight_layer]
+
+
+# -- stretch ---------------------------------------------------------------------------------------
+def fwl_perplexity(answer, corpus_name: str, sizes) -> float:
+    """Validation perplexity of the FWL model on notebook 06's corpus ``corpus_name`` at ``sizes``
+    (:func:`fwcourse.course.exercises.nb05.validation_perplexity` with ``fwl_size`` free too)."""
+    from fwcourse.experiments import lm_compare
+
+    return validation_perplexity(answer, lm_compare.load_corpus(corpus_name, sizes), sizes, fwl=True,
+                                 rules={**MODEL_RULES, "fwl_size": _int_in(1, 1024)})
+
+
+better_fwl = Stretch(
+    name="better_fwl",
+    goal="an FWL model with a lower validation perplexity than the notebook's, with the same data, "
+         "epochs and batches and at most its parameters, by changing fwl_size, d_model, n_layers, "
+         "n_heads or learning_rate.",
+    measure=fwl_perplexity,
+    reference=lambda: {},
+    unit="validation perplexity (FWL model)",
+    hint=[
+        "fwl_size is the fast layer's width: the fast update is a sum of rank-one terms, so a wider "
+        "layer can hold more of the window.",
+        "The FWL's own step size is learned; the outer learning rate sets how fast it is.",
+        "The committed results (data/fwl_results.md) say the FWL's best epoch was its last: a larger "
+        "learning rate may reach further in the same epochs.",
+    ],
+)
+
+STRETCH = [better_fwl]

@@ -14,7 +14,7 @@ import numpy as np
 from fwcourse.course import config
 from fwcourse.data import retrieval
 from fwcourse.experiments.ba2016.models import MODELS
-from fwcourse.experiments.ba2016.report import RESULTS_NAME, render_markdown
+from fwcourse.experiments.ba2016.report import RESULTS_NAME, TABLE1, TABLE1_SEEDS, render_markdown
 from fwcourse.experiments.ba2016.train import train_one
 from fwcourse.experiments.runner import ResumableResults
 from fwcourse.util.envinfo import machine
@@ -66,6 +66,9 @@ def _parse(argv: list[str]) -> argparse.Namespace:
                         help="learning rate: constant, or a cosine decay to 1%% over --max-steps")
     parser.add_argument("--max-minutes", type=float, default=None,
                         help="stop each run after this many minutes of training (scored like any other run)")
+    parser.add_argument("--table1", action="store_true",
+                        help="the protocol of the committed Table 1 (120,000 steps or 50 minutes a run, cosine "
+                             "learning rate, 3 seeds); run it at FWCOURSE_SCALE=default")
     args = parser.parse_args(argv)
     models = [m.strip() for m in args.models.split(",") if m.strip()]
     bad = [m for m in models if m not in MODELS]
@@ -87,6 +90,13 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     for name in ("max_minutes", "budget_minutes"):
         if getattr(args, name) is not None and not getattr(args, name) > 0:
             parser.error(f"--{name.replace('_', '-')} must be > 0; got {getattr(args, name)}")
+    if args.table1:
+        clash = [f"--{n.replace('_', '-')}" for n in ("max_steps", "patience", "max_minutes") if getattr(args, n) is not None]
+        if clash or args.lr_schedule != "constant":
+            parser.error(f"--table1 sets the budget itself; drop {', '.join(clash) or '--lr-schedule'}")
+        args.max_steps, args.patience = TABLE1["max_steps"], TABLE1["patience"]
+        args.max_minutes, args.lr_schedule = TABLE1["max_minutes"], TABLE1["lr_schedule"]
+        args.seeds = TABLE1_SEEDS if args.seeds is None else args.seeds
     args.models, args.sizes = models, sizes
     return args
 
