@@ -229,3 +229,11 @@ def test_explain_reads_the_reason_from_the_runs():
     assert reason["R=50", "IRNN"] == "both are on the plateau."
     assert reason["R=50", "Fast"] == "budget: the error was still falling when 1 of 1 run(s) stopped."
     assert reason["R=50", "LSTM"].startswith("not budget alone: the error had flattened in 1 of 1")
+
+
+def test_table1_flag_sets_the_protocol():
+    from fwcourse.experiments.ba2016.cli import _parse
+
+    args = _parse(["ba2016", "--table1", "--models", "lstm"])
+    assert (args.max_steps, args.patience, args.max_minutes, args.lr_schedule) == ba2016.TABLE1_BUDGET
+    assert args.seeds == ba2016.TABLE1_SEEDS and _parse(["ba2016", "--table1", "--seeds", "1"]).seeds == 1
