@@ -229,11 +229,22 @@ def test_explain_reads_the_reason_from_the_runs():
     assert reason["R=50", "IRNN"] == "both are on the plateau."
     assert reason["R=50", "Fast"] == "budget: the error was still falling when 1 of 1 run(s) stopped."
     assert reason["R=50", "LSTM"].startswith("not budget alone: the error had flattened in 1 of 1")
+    # ours on the plateau where the paper's is not: flat says capacity or protocol, falling says budget
+    still = _record("irnn", 100, 0, 0.61, [[250, 0.63], [500, 0.63], [750, 0.63], [1000, 0.61]], settings)
+    flat = _record("irnn", 100, 0, 0.62, [[250, 0.62], [1000, 0.62]], settings)
+    assert ba2016.explain([still])[0].endswith("budget: 1 of 1 run(s) were still improving on the plateau when they stopped.")
+    assert "stayed on the plateau to the end: capacity or protocol" in ba2016.explain([flat])[0]
+    lower = _record("lstm", 50, 0, 0.001, [[1000, 0.001]], settings)  # paper 1.85%
+    assert ba2016.explain([lower])[0].endswith("ours is lower than the paper's.")
 
 
-def test_table1_flag_sets_the_protocol():
+def test_table1_flag_sets_the_protocol(monkeypatch, capsys):
     from fwcourse.experiments.ba2016.cli import _parse
 
+    with pytest.raises(SystemExit):  # the protocol is for the default scale's data only
+        _parse(["ba2016", "--table1"])
+    assert "set FWCOURSE_SCALE=default" in capsys.readouterr().err
+    monkeypatch.setenv("FWCOURSE_SCALE", "default")
     args = _parse(["ba2016", "--table1", "--models", "lstm"])
     assert (args.max_steps, args.patience, args.max_minutes, args.lr_schedule) == ba2016.TABLE1_BUDGET
     assert args.seeds == ba2016.TABLE1_SEEDS and _parse(["ba2016", "--table1", "--seeds", "1"]).seeds == 1

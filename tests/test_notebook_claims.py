@@ -1,7 +1,8 @@
 """Claims come from data: the prose of a notebook types no measured number.
 
-Every number written in a Markdown cell of a notebook source must be one of the kinds listed in
-ALLOWED below, each with its reason: quoted from a paper, a definition, a setting, a section or
+Every number of the forms a measured result takes (a decimal such as 2.01 or 0.60, a percentage,
+a comma-grouped count such as 16,000, a ratio such as 3x) written in a Markdown cell of a notebook
+source must be one of the kinds listed in ALLOWED below, each with its reason: quoted from a paper, a definition, a setting, a section or
 an identifier. A measured result (an error rate, a perplexity, a ratio, a time) belongs in a code
 cell that reads it from the run or from ``data/*.json``. A new number in the prose fails this test
 until it is either read from data or added here with its reason; an entry that no longer occurs

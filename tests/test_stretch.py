@@ -30,14 +30,26 @@ def test_verdicts(answer, status):
     assert result.status == status
     if status in (stretch.BEATEN, stretch.NOT_BEATEN):
         assert (result.yours, result.reference) == (float(answer) + 10, 12.0)
-        assert "yours 1" in str(result) and "the reference's 12" in str(result)
+        assert f"yours {float(answer) + 10:g}, the reference's 12 " in str(result)
 
 
-def test_direction_and_printing(capsys):
+def test_direction_margin_and_printing(capsys):
     assert _toy(lower_is_better=False).run(3.0, offset=0).beaten
-    assert _toy().check(5.0, offset=0).status == stretch.NOT_BEATEN
+    assert _toy().check(5.0, offset=0) is None  # printed once, not also shown as the cell's value
     out = capsys.readouterr().out
-    assert "does not beat the reference" in out and ".hint()" in out
+    assert out.count("does not beat the reference") == 1 and ".hint()" in out
+    noisy = stretch.Stretch("toy", "goal", lambda a: float(a), lambda: 100.0, "u", "h", margin=0.02)
+    assert not noisy.run(98.5).beaten and noisy.run(97.9).beaten  # within 2% of 100 is noise
+    assert "more than 2%" in str(noisy.run(97.9))
+
+
+def test_reference_is_measured_again_when_the_sizes_change():
+    calls = []
+    s = stretch.Stretch("toy", "goal", lambda a, sizes: calls.append(a) or float(a) * sizes.k, lambda: 5.0, "u", "h")
+    sizes = SimpleNamespace(k=1)
+    assert s.run(1.0, sizes=sizes).reference == 5.0
+    sizes.k = 2  # the learner edits the notebook's sizes and runs the cell again
+    assert s.run(1.0, sizes=sizes).reference == 10.0
 
 
 def test_reference_measured_once_per_context():
@@ -79,6 +91,17 @@ def test_nb02_recall_error():
     half = nb02.recall_error(lambda W, k, v: dr.delta_update(W, k, v, 0.5), d, 2 * d)
     assert summed > delta > half  # beyond capacity, a gentler delta rule forgets less on average
     assert nb02.better_memory_rule.run(lambda W, k, v: dr.delta_update(W, k, v, 0.5), d=d, n_pairs=2 * d).beaten
+    memo = {}
+
+    def looks_up_by_w(W, k, v):  # least squares over the pairs that led to this W, found by W's bytes
+        now = memo.get(W.tobytes(), []) + [(k, v)]
+        K, V = map(np.array, zip(*now))
+        out = V.T @ np.linalg.pinv(K.T)
+        memo[out.tobytes()] = now
+        return out
+
+    result = nb02.better_memory_rule.run(looks_up_by_w, d=d, n_pairs=2 * d)
+    assert result.status == stretch.INVALID and "smooth function of W" in result.message
     store = []
 
     def keeps_its_own_record(W, k, v):  # least squares over every pair so far: not a rule on W alone
@@ -89,7 +112,8 @@ def test_nb02_recall_error():
     result = nb02.better_memory_rule.run(keeps_its_own_record, d=d, n_pairs=2 * d)
     assert result.status == stretch.INVALID and "depend only on" in result.message
     assert nb02.better_memory_rule.run(lambda W, k, v: W[:1], d=d, n_pairs=2 * d).status == stretch.INVALID
-    assert nb02.better_memory_rule.run(lambda W, k, v: W * np.nan, d=d, n_pairs=2 * d).status == stretch.INVALID
+    result = nb02.better_memory_rule.run(lambda W, k, v: W * np.nan, d=d, n_pairs=2 * d)
+    assert result.status == stretch.INVALID and "NaN" in result.message
 
 
 def test_nb03_plateau_error_refuses_out_of_range_settings():
@@ -133,6 +157,28 @@ def test_nb04_test_perplexity():
             super().__init__(vocab_size, discount=0.1)
 
     assert nb04.beat_the_trigram.run(Smaller, **ctx).beaten
+
+
+def test_nb04_a_model_cannot_read_the_next_test_window():
+    V = 11
+    toks = [1, 2, 3]
+    for _ in range(3000):  # a deterministic stream: w(t) = w(t-1) + w(t-2) mod V
+        toks.append((toks[-1] + toks[-2]) % V)
+    toks = np.array(toks)
+    X, y = np.lib.stride_tricks.sliding_window_view(toks[:-1], 3), toks[3:]
+    ctx = dict(train=(X[:2000], y[:2000]), test=(X[2000:], y[2000:]), vocab_size=V)
+
+    class Peeks(_Uniform):  # the next window of a batch holds this window's target as its last word
+        def log_proba(self, X):
+            out = np.full((len(X), self.vocab_size), -50.0)
+            for i in range(len(X) - 1):
+                if (X[i + 1][:2] == X[i][1:]).all():
+                    out[i, X[i + 1][2]] = 0.0
+            return out - np.logaddexp.reduce(out, axis=1, keepdims=True)
+
+    # fed in order, it would score a perplexity of about 1; the checker's batches give it nothing to read
+    assert nb04.test_perplexity(Peeks, **ctx) > V / 2
+    assert not nb04.beat_the_trigram.run(Peeks, **ctx).beaten
 
 
 def test_nb05_nb06_budget_rules():

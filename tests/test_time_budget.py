@@ -66,3 +66,15 @@ def test_page_sums_the_parts():
     assert "| 02 | 1,200 | 30 | 0 / 1 / 1 | 12 | 11 | 2.0 | 25 |" in page
     assert page.index("| 01 |") < page.index("| 02 |")
     assert "| all | | | | 24 | 22 | 3.0 | 49 |" in page and "0.8 hours" in page
+
+
+def test_a_solution_in_two_blocks_counts_whole_and_scales_are_not_mixed():
+    two = SOURCE.replace("thing = ex.thing.check(thing)", "def thing2(x):\n    ### BEGIN SOLUTION\n    a = 1\n    b = 2\n    return a + b\n    ### END SOLUTION")
+    assert tb.count(two)["exercises"][0]["solution_lines"] == 2 + 3
+    rec = {"notebook": "02", "words": 1, "code_lines": 1, "exercises": [], "reading_min": 1.0,
+           "exercise_min": 1.0, "compute_s": 60.0, "outcome": "completed", "machine": "m"}
+    records = [{**rec, "scale": "quick"}, {**rec, "scale": "default", "compute_s": 120.0}]
+    assert [r["scale"] for r in tb.one_scale(records)] == ["default"]
+    page = tb.render_markdown(records)
+    assert page.count("| 02 |") == 1 and "| 2.0 |" in page
+    assert [r["compute"] for r in tb.summary(records)] == [2.0]

@@ -70,11 +70,11 @@ def render() -> str:
 
 
 def _ba2016_line() -> str:
-    """Our Table 1 (the one protocol of data/ba2016_results.json): fast weights, the LSTM and the
-    control at each R run, and how many cells are complete."""
+    """Our Table 1 (the one protocol of data/ba2016_results.json): fast weights, the LSTM, the
+    A-LSTM and the control at each R run, and how many cells are complete."""
     from fwcourse.experiments import ba2016
 
-    records = [r for r in ba2016.load_results() if ba2016.budget(r) == ba2016.TABLE1_BUDGET]
+    records = [r for r in ba2016.load_results() if ba2016.is_table1(r)]
     table = ba2016.summarise(records)
     parts = []
     for units in sorted({r["R"] for r in records}):
@@ -98,6 +98,8 @@ def _time_budget_line() -> str:
     from fwcourse.course.time_budget import TARGET_HOURS, summary
 
     rows = summary(_load("time_budget.json"))
+    if not rows:
+        return "- **A learner's time**: not measured yet (`python -m fwcourse time-budget --out data`)."
     total = sum(r["total"] for r in rows) / 60
     compute = sum(r["compute"] for r in rows)
     return (f"- **A learner's time** (`data/time_budget.md`, `python -m fwcourse time-budget --out data`): "

@@ -14,16 +14,22 @@ with one of these verdicts:
 * ``breaks the rules``: the answer does something the task forbids (the measure says what);
 * ``raised an exception``: with a short traceback of the learner's own code;
 * ``beats the reference`` or ``does not beat the reference (yet)``: both numbers, and which way is
-  better.
+  better (by more than a stated margin where one training run makes the measure noisy).
+
+The checks stop honest mistakes (an answer that peeks at what it must predict, keeps state it
+should not, or spends more than the budget); they do not defend against code written to cheat
+them, which is the learner's own loss.
 
 Stretch exercises are optional: the notebook goes on without them, nothing later depends on them,
 and ``grade`` does not score them.
 """
 from __future__ import annotations
 
+import hashlib
 import sys
 from dataclasses import dataclass
-from typing import Any, Callable
+from types import SimpleNamespace
+from typing import Any, Callable, Hashable
 
 import numpy as np
 
@@ -84,22 +90,27 @@ class Stretch:
         unit: what the number is, e.g. ``"test perplexity"``.
         hint: one hint, or a list of ideas, each call of :meth:`hint` showing one more.
         lower_is_better: the direction of the measure.
+        margin: how much better, as a fraction of the reference's number, an answer must be to beat
+            it (for a measure that one training run makes noisy).
         module: the module that defines the exercise (by default the caller's).
     """
 
     def __init__(self, name: str, goal: str, measure: Callable[..., float], reference: Callable[[], Any],
-                 unit: str, hint: str | list[str], lower_is_better: bool = True, module: str | None = None) -> None:
+                 unit: str, hint: str | list[str], lower_is_better: bool = True, margin: float = 0.0,
+                 module: str | None = None) -> None:
         if not callable(measure) or not callable(reference):
             raise TypeError("measure and reference must be callable.")
         self.name, self.goal, self.unit = name, goal, unit
         self.measure, self.reference = measure, reference
         self.lower_is_better = lower_is_better
+        if not 0 <= margin < 1:
+            raise ValueError(f"margin must be in [0, 1); got {margin}.")
+        self.margin = margin
         self.hints = [hint] if isinstance(hint, str) else list(hint)
         self.module = sys._getframe(1).f_globals.get("__name__") if module is None else module
         self.notebook = notebook_of(self.module)
         self._hints_shown = 0
-        # the reference's number per context, keyed by the ids of the context's values (kept alive
-        # in the entry, so an id cannot be reused while its entry exists)
+        # the reference's number per context, keyed by the context's contents (see _fingerprint)
         self._reference_scores: dict[tuple, tuple[list, float]] = {}
 
     def __repr__(self) -> str:
@@ -113,14 +124,15 @@ class Stretch:
 
     def reference_score(self, **context) -> float:
         """The reference answer's number in this context (measured once per context)."""
-        key = tuple((name, id(value)) for name, value in sorted(context.items()))
+        key = tuple((name, _fingerprint(value)) for name, value in sorted(context.items()))
         if key not in self._reference_scores:
             self._reference_scores[key] = (list(context.values()), float(self.measure(self.reference(), **context)))
         return self._reference_scores[key][1]
 
     def better(self, yours: float, reference: float) -> bool:
-        """Strictly better in the measure's direction (a tie does not beat the reference)."""
-        return yours < reference if self.lower_is_better else yours > reference
+        """Better in the measure's direction by more than ``margin`` of the reference (a tie never is)."""
+        slack = self.margin * abs(reference) if np.isfinite(reference) else 0.0
+        return yours < reference - slack if self.lower_is_better else yours > reference + slack
 
     def run(self, answer, **context) -> StretchResult:
         """Measure ``answer`` and the reference in ``context``; return the verdict without printing it."""
@@ -135,18 +147,38 @@ class Stretch:
         reference = self.reference_score(**context)
         direction = "lower" if self.lower_is_better else "higher"
         message = (f"{self.unit}: yours {_fmt(yours)}, the reference's {_fmt(reference)} "
-                   f"({direction} is better; same data, same budget).")
+                   f"({direction} is better; same data, same budget"
+                   + (f"; a win must be by more than {self.margin:.0%}: one training run is noisy" if self.margin else "")
+                   + ").")
         return StretchResult(self.name, BEATEN if self.better(yours, reference) else NOT_BEATEN,
                              message, yours, reference)
 
-    def check(self, answer, **context) -> StretchResult:
-        """Measure ``answer``, print the verdict beside the reference's number, and return it."""
+    def check(self, answer, **context) -> None:
+        """Measure ``answer`` and print the verdict beside the reference's number (:meth:`run`
+        returns it instead; printing and returning both would show it twice as a cell's last line)."""
         result = self.run(answer, **context)
         print(result)
         if result.status in (NOT_BEATEN, INVALID, ERROR):
             print(f"Ideas: call .hint() on this exercise ({len(self.hints)} of them). It is optional: "
                   "the notebook goes on without it.")
-        return result
+
+
+def _fingerprint(value) -> Hashable:
+    """A key that changes when the contents change: the bytes of arrays, the fields of a namespace or
+    dict (so a learner who edits ``S.epochs`` gets the reference measured again), the value of
+    numbers and strings; other objects by identity (the cache entry keeps them alive, so an id
+    cannot be reused while its entry exists)."""
+    if isinstance(value, np.ndarray):
+        return ("array", value.shape, str(value.dtype), hashlib.sha1(np.ascontiguousarray(value).tobytes()).hexdigest())
+    if isinstance(value, (tuple, list)):
+        return (type(value).__name__, tuple(_fingerprint(v) for v in value))
+    if isinstance(value, SimpleNamespace):
+        value = vars(value)
+    if isinstance(value, dict):
+        return ("dict", tuple((str(k), _fingerprint(v)) for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))))
+    if value is None or isinstance(value, (bool, int, float, str, np.generic)):
+        return ("value", repr(value))
+    return ("object", id(value))
 
 
 def _fmt(value: float) -> str:
@@ -165,9 +197,9 @@ def settings(answer, reference: dict, rules: dict[str, Callable[[Any, str], Any]
     if not isinstance(answer, dict):
         raise InvalidAnswer(f"The answer must be a dict of settings, e.g. {dict(list(reference.items())[:1])}; "
                             f"got {type(answer).__name__}.")
-    unknown = sorted(set(answer) - set(rules))
+    unknown = sorted(map(str, set(answer) - set(rules)))
     if unknown:
-        raise InvalidAnswer(f"Only these settings may change: {', '.join(rules)}; got {', '.join(map(str, unknown))}.")
+        raise InvalidAnswer(f"Only these settings may change: {', '.join(rules)}; got {', '.join(unknown)}.")
     merged = dict(reference)
     for key, value in answer.items():
         try:

@@ -68,13 +68,11 @@ def count(source: str) -> dict:
             words += len(re.findall(r"[A-Za-z0-9]+", re.sub(r"\$[^$]*\$", " formula ", text)))
             exercises += [{"level": level, "solution_lines": 0} for level in _HEADING.findall(text)]
             continue
-        solution = _solution_lines(text)
         without = re.sub(r"### BEGIN SOLUTION\n.*?### END SOLUTION\n?", "", text, flags=re.DOTALL)
         code_lines += sum(1 for line in without.splitlines() if line.strip())
-        for lines in solution:  # the solution belongs to the last exercise heading before it
-            pending = [e for e in exercises if e["level"] != "stretch" and not e["solution_lines"]]
-            if pending:
-                pending[-1]["solution_lines"] = lines
+        # a solution belongs to the last exercise heading before it (all its blocks, in any cells)
+        if exercises and exercises[-1]["level"] != "stretch":
+            exercises[-1]["solution_lines"] += sum(_solution_lines(text))
     return {"words": words, "code_lines": code_lines, "exercises": exercises}
 
 
@@ -115,9 +113,18 @@ def record(number: str, stem: str, scale: str, save_to: Path | None = None) -> d
             "compute_s": round(seconds, 1), "outcome": outcome, "machine": machine()}
 
 
+def one_scale(records: list[dict]) -> list[dict]:
+    """The records of one scale, ``default`` if it was timed, else the first one's: a page or a
+    total that mixed scales would add minutes that no learner spends together."""
+    scales = [r["scale"] for r in records]
+    chosen = "default" if "default" in scales else scales[0] if scales else None
+    return [r for r in records if r["scale"] == chosen]
+
+
 def render_markdown(records: list[dict]) -> str:
-    """The time-budget page: one row per notebook and a total against :data:`TARGET_HOURS`."""
-    rows = sorted(records, key=lambda r: r["notebook"])
+    """The time-budget page: one row per notebook (of :func:`one_scale`) and a total against
+    :data:`TARGET_HOURS`."""
+    rows = sorted(one_scale(records), key=lambda r: r["notebook"])
     scale = rows[0]["scale"]
     out = [
         "# A learner's time budget, per notebook",
@@ -150,9 +157,9 @@ def render_markdown(records: list[dict]) -> str:
 
 
 def summary(records: list[dict]) -> list[dict]:
-    """Per notebook: reading, exercise and compute minutes and their total (for notebook 00)."""
+    """Per notebook (of :func:`one_scale`): reading, exercise and compute minutes and their total."""
     out = []
-    for r in sorted(records, key=lambda r: r["notebook"]):
+    for r in sorted(one_scale(records), key=lambda r: r["notebook"]):
         compute = r["compute_s"] / 60
         out.append({"notebook": r["notebook"], "reading": r["reading_min"], "exercises": r["exercise_min"],
                     "compute": compute, "total": r["reading_min"] + r["exercise_min"] + compute, "scale": r["scale"]})

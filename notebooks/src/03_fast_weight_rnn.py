@@ -421,7 +421,7 @@ else:
 # that had flattened says *capacity or protocol*). It also prints when each model left the plateau.
 
 # %%
-protocol = [r for r in records if ba2016.budget(r) == ba2016.TABLE1_BUDGET]
+protocol = [r for r in records if ba2016.is_table1(r)]
 if protocol:
     print("\n".join(ba2016.explain(protocol)), "\n")
     for (model, units), (mean, std, n) in sorted(ba2016.summarise(protocol).items(), key=lambda kv: kv[0][1]):

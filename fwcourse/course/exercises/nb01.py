@@ -119,7 +119,7 @@ _SETTING_RULES = {
     "variant": lambda v, name: validate.choice(v, name, fc.VARIANTS),
     "update": lambda v, name: validate.choice(v, name, fc.UPDATES),
     "lr": lambda v, name: validate.in_range(v, name, 0, 1, low_open=True),
-    "window": lambda v, name: validate.positive_int(v, name, minimum=2),
+    "window": lambda v, name: int(validate.in_range(validate.positive_int(v, name, minimum=2), name, 2, 1000)),
     "steepness": lambda v, name: validate.in_range(v, name, 0, 100, low_open=True),
 }
 

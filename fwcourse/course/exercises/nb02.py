@@ -101,27 +101,42 @@ EXERCISES = [causal_mask, linear_attention, delta_update, delta_rule_memory]
 def recall_error(write, d: int, n_pairs: int, draws: int = 3) -> float:
     """Mean relative recall error |W k_i - v_i|^2 / |v_i|^2 over ``n_pairs`` random pairs written in
     order by ``write(W, k, v) -> W`` into a d x d memory (unit-norm random keys, standard normal
-    values), averaged over ``draws`` fresh draws of the same seeds for every answer."""
+    values), averaged over ``draws`` draws (the same seeds for every answer).
+
+    The memory must be W alone, and the rule a function of (W, k, v): one write is replayed (a
+    rule that keeps its own record of past pairs returns another W), and replayed again from a
+    slightly perturbed W (a rule that looks its answer up by W's exact contents jumps).
+    """
     if not callable(write):
         raise InvalidAnswer(f"The answer must be a function write(W, k, v) -> new W; got {type(write).__name__}.")
+
+    def call(W, k, v):
+        out = np.asarray(write(W.copy(), k.copy(), v.copy()), dtype=float)
+        if out.shape != (d, d):
+            raise InvalidAnswer(f"write must return the ({d}, {d}) memory; got shape {out.shape}.")
+        if not np.all(np.isfinite(out)):
+            raise InvalidAnswer("write returned a memory with NaN or infinite entries.")
+        return out
+
     errors = []
     for draw in range(draws):
         rng = np.random.default_rng(draw)
         keys, values = dr.make_keys(n_pairs, d, "random", rng), rng.standard_normal((n_pairs, d))
         history = [np.zeros((d, d))]
         for k, v in zip(keys, values):
-            W = np.asarray(write(history[-1].copy(), k.copy(), v.copy()), dtype=float)
-            if W.shape != (d, d) or not np.all(np.isfinite(W)):
-                raise InvalidAnswer(f"write must return a finite ({d}, {d}) memory; got shape {W.shape}.")
-            history.append(W)
-        # the memory is W alone: a rule that keeps its own record of past pairs (in a closure, say)
-        # gives a different W when one write is replayed
-        t = int(rng.integers(n_pairs))
-        replay = np.asarray(write(history[t].copy(), keys[t].copy(), values[t].copy()), dtype=float)
-        if not np.allclose(replay, history[t + 1], rtol=1e-9, atol=1e-12):
-            raise InvalidAnswer("write must depend only on (W, k, v): replaying write number "
-                                f"{t + 1} gave a different memory, so the rule keeps a memory of its own.")
-        errors.append(np.mean(np.sum((keys @ W.T - values) ** 2, 1) / np.sum(values ** 2, 1)))
+            history.append(call(history[-1], k, v))
+        t = int(rng.integers(1, n_pairs))
+        W, k, v = history[t], keys[t], values[t]
+        if not np.allclose(call(W, k, v), history[t + 1], rtol=1e-9, atol=1e-12):
+            raise InvalidAnswer(f"write must depend only on (W, k, v): replaying write number {t + 1} gave a "
+                                "different memory (a rule that keeps its own record of the pairs, or draws "
+                                "random numbers).")
+        nudge = 1e-7 * rng.standard_normal((d, d))
+        jump = np.linalg.norm(call(W + nudge, k, v) - history[t + 1])
+        if jump > 1e4 * np.linalg.norm(nudge) + 1e-9:
+            raise InvalidAnswer(f"write must be a smooth function of W: changing W by {np.linalg.norm(nudge):.1e} "
+                                f"changed the new memory by {jump:.2g}.")
+        errors.append(np.mean(np.sum((keys @ history[-1].T - values) ** 2, 1) / np.sum(values ** 2, 1)))
     return float(np.mean(errors))
 
 

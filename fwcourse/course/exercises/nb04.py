@@ -2,6 +2,8 @@
 (warm-up), and the Kneser-Ney trigram's probability (core)."""
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 
 from fwcourse.data import corpus
@@ -117,24 +119,32 @@ EXERCISES = [make_windows, kneser_ney, perplexity, top_k]
 def test_perplexity(model_class, train: tuple, test: tuple, vocab_size: int, batch_size: int = 1024) -> float:
     """Test perplexity of ``model_class(vocab_size).fit(*train)``, a model with the interface of
     :class:`fwcourse.ngram.KneserNeyTrigram`: ``log_proba(X)`` gives (N, vocab_size) log-probabilities
-    that must sum (as probabilities) to one in every row. The model sees only the training windows."""
+    that must sum (as probabilities) to one in every row. The model sees only the training windows.
+
+    The test windows overlap (the target of one is a word of the next ones), so a model must not
+    see them together: each batch holds windows at least ``context + 1`` apart, and each batch is
+    scored by a fresh copy of the fitted model, which cannot remember the batches before it.
+    """
     if not callable(model_class):
         raise InvalidAnswer("The answer must be a class (or function) called as model_class(vocab_size), "
                             f"with .fit(X, y) and .log_proba(X); got {type(model_class).__name__}.")
-    model = model_class(vocab_size)
-    model.fit(np.array(train[0]), np.array(train[1]))
-    X, y = test
+    fitted = model_class(vocab_size)
+    fitted.fit(np.array(train[0]), np.array(train[1]))
+    X, y = np.asarray(test[0]), np.asarray(test[1])
+    stride = X.shape[1] + 1
+    order = np.concatenate([np.arange(r, len(X), stride) for r in range(stride)])
     losses = []
-    for lo in range(0, len(X), batch_size):
-        logp = np.asarray(model.log_proba(np.array(X[lo:lo + batch_size])), dtype=float)
-        if logp.shape != (len(X[lo:lo + batch_size]), vocab_size):
+    for lo in range(0, len(order), batch_size):
+        idx = order[lo:lo + batch_size]
+        logp = np.asarray(copy.deepcopy(fitted).log_proba(X[idx].copy()), dtype=float)
+        if logp.shape != (len(idx), vocab_size):
             raise InvalidAnswer(f"log_proba must return shape (N, {vocab_size}); got {logp.shape}.")
         total = np.logaddexp.reduce(logp, axis=1)
         if not np.all(np.abs(total) < 1e-4):
             worst = int(np.argmax(np.abs(total)))
-            raise InvalidAnswer(f"Every row of exp(log_proba) must sum to one; test window {lo + worst} sums "
+            raise InvalidAnswer(f"Every row of exp(log_proba) must sum to one; test window {idx[worst]} sums "
                                 f"to {np.exp(total[worst]):.6g}. Without it a lower perplexity means nothing.")
-        losses.append(-logp[np.arange(len(logp)), y[lo:lo + batch_size]])
+        losses.append(-logp[np.arange(len(idx)), y[idx]])
     return float(np.exp(np.mean(np.concatenate(losses))))
 
 

@@ -92,8 +92,12 @@ def _parse(argv: list[str]) -> argparse.Namespace:
             parser.error(f"--{name.replace('_', '-')} must be > 0; got {getattr(args, name)}")
     if args.table1:
         clash = [f"--{n.replace('_', '-')}" for n in ("max_steps", "patience", "max_minutes") if getattr(args, n) is not None]
-        if clash or args.lr_schedule != "constant":
-            parser.error(f"--table1 sets the budget itself; drop {', '.join(clash) or '--lr-schedule'}")
+        if args.lr_schedule != "constant":
+            clash.append("--lr-schedule")
+        if clash:
+            parser.error(f"--table1 sets the budget itself; drop {', '.join(clash)}")
+        if config.scale() != "default":
+            parser.error(f"--table1 runs on the default scale's data; set FWCOURSE_SCALE=default (it is {config.scale()})")
         args.max_steps, args.patience = TABLE1["max_steps"], TABLE1["patience"]
         args.max_minutes, args.lr_schedule = TABLE1["max_minutes"], TABLE1["lr_schedule"]
         args.seeds = TABLE1_SEEDS if args.seeds is None else args.seeds
