@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 
 from fwcourse.course.build_notebooks import repo_root
 
@@ -86,9 +85,9 @@ def _ba2016_line() -> str:
         parts.append(f"R = {units}: " + ", ".join(cells))
     cells = len(ba2016.TABLE1_SIZES) * len(ba2016.MODELS)
     done = cells - len(ba2016.missing_runs(records))
-    return (f"- **Ba et al. 2016, associative retrieval** (`data/ba2016_results.md`, "
-            f"`FWCOURSE_SCALE=default python -m fwcourse reproduce ba2016 --table1 --out data`; test error, "
-            f"mean ± sd over seeds, one protocol for every model): " + "; ".join(parts) +
+    return ("- **Ba et al. 2016, associative retrieval** (`data/ba2016_results.md`, "
+            "`FWCOURSE_SCALE=default python -m fwcourse reproduce ba2016 --table1 --out data`; test error, "
+            "mean ± sd over seeds, one protocol for every model): " + "; ".join(parts) +
             f". {done} of the table's {cells} cells (model x R) have their {ba2016.TABLE1_SEEDS} seeds; "
             "the page lists the rest and says, row by row, why ours and the paper's differ.")
 
