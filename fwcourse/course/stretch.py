@@ -187,6 +187,13 @@ def _fmt(value: float) -> str:
     return f"{value:,.4g}" if abs(value) < 1e4 else f"{value:,.0f}"
 
 
+def int_in(low: int, high: int) -> Callable[[Any, str], int]:
+    """A :func:`settings` rule: an integer in [low, high]."""
+    from fwcourse.util import validate
+
+    return lambda v, name: int(validate.in_range(validate.positive_int(v, name), name, low, high))
+
+
 def settings(answer, reference: dict, rules: dict[str, Callable[[Any, str], Any]]) -> dict:
     """The reference's settings with the learner's ``answer`` (a dict) on top, each checked.
 

@@ -8,7 +8,7 @@ import numpy as np
 
 from fwcourse import fwrnn
 from fwcourse.course.check import Exercise, odd_sizes
-from fwcourse.course.stretch import Stretch, settings
+from fwcourse.course.stretch import Stretch, int_in, settings
 from fwcourse.data import retrieval
 from fwcourse.util import validate
 
@@ -148,7 +148,7 @@ EXERCISES = [memory_update, inner_loop, attention_read, fast_weight_cell_step]
 _SETTING_RULES = {
     "decay": lambda v, name: validate.in_range(v, name, 0, 1, low_open=True),
     "fast_lr": lambda v, name: validate.in_range(v, name, 0, 2),
-    "inner_steps": lambda v, name: int(validate.in_range(validate.positive_int(v, name), name, 1, 3)),
+    "inner_steps": int_in(1, 3),
     "learning_rate": lambda v, name: validate.in_range(v, name, 0, 0.1, low_open=True),
 }
 

@@ -11,7 +11,7 @@ import numpy as np
 
 from fwcourse import transformer
 from fwcourse.course.check import ERROR, WRONG_VALUES, CheckResult, Exercise, odd_sizes
-from fwcourse.course.stretch import InvalidAnswer, Stretch, settings
+from fwcourse.course.stretch import InvalidAnswer, Stretch, int_in, settings
 from fwcourse.util import validate
 
 
@@ -186,12 +186,8 @@ EXERCISES = [causal_mask, causal_attention, causal_self_attention, perplexity]
 
 
 # -- stretch ---------------------------------------------------------------------------------------
-def _int_in(low: int, high: int) -> Callable:
-    return lambda v, name: int(validate.in_range(validate.positive_int(v, name), name, low, high))
-
-
 MODEL_RULES = {
-    "d_model": _int_in(4, 1024), "n_layers": _int_in(1, 8), "n_heads": _int_in(1, 32),
+    "d_model": int_in(4, 1024), "n_layers": int_in(1, 8), "n_heads": int_in(1, 32),
     "learning_rate": lambda v, name: validate.in_range(v, name, 0, 0.1, low_open=True),
 }
 

@@ -13,8 +13,8 @@ from keras import ops
 
 from fwcourse.util import validate
 from fwcourse.course.check import ERROR, WRONG_VALUES, CheckResult, Exercise, odd_sizes
-from fwcourse.course.exercises.nb05 import MODEL_RULES, _int_in, validation_perplexity
-from fwcourse.course.stretch import Stretch
+from fwcourse.course.exercises.nb05 import MODEL_RULES, validation_perplexity
+from fwcourse.course.stretch import Stretch, int_in
 from fwcourse.chunked_attention import mixed_chunk_attention, quadratic_attention
 
 # The references are private: the module-level names are the exercises, as the notebook uses them.
@@ -281,7 +281,7 @@ def fwl_perplexity(answer, corpus_name: str, sizes) -> float:
     from fwcourse.experiments import lm_compare
 
     return validation_perplexity(answer, lm_compare.load_corpus(corpus_name, sizes), sizes, fwl=True,
-                                 rules={**MODEL_RULES, "fwl_size": _int_in(1, 1024)})
+                                 rules={**MODEL_RULES, "fwl_size": int_in(1, 1024)})
 
 
 better_fwl = Stretch(
