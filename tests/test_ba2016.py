@@ -92,21 +92,22 @@ def test_markdown_summarises_over_seeds_and_budgets():
     settings = dict(scale="quick", max_steps=20, patience=2)
     records = [_record("lstm", 20, s, e, [[10, 0.5 + s], [20, e]], settings) for s, e in ((0, 0.1), (1, 0.3))]
     records.append(_record("lstm", 20, 0, 0.05, [[40, 0.05]], dict(settings, max_steps=4000, max_minutes=3)))
-    assert ba2016.summarise(records[:2])[("lstm", 20)] == pytest.approx((0.2, 0.1, 2))
+    assert ba2016.summarise(records[:2])[("lstm", 20)] == pytest.approx((0.2, np.std([0.1, 0.3], ddof=1), 2))
+    assert ba2016.summarise(records[2:])[("lstm", 20)] == (0.05, 0.0, 1)
     assert ba2016.best_within(records[1], 10) == 1.5 and ba2016.best_within(records[1], 5) is None
     assert [len(g) for g in ba2016.budget_groups(records)] == [1, 2]  # the larger budget first
     md = ba2016.render_markdown(records)
     longer, shorter = md.split("## Pilot budget: up to 20 steps")
     assert "## Pilot budget: up to 4,000 steps or 3 minutes a run, patience 2" in longer
     assert "| LSTM | 5.00% (n=1) | 60.81% |" in longer
-    assert "| LSTM | 20.00% ± 10.00 (n=2) | 60.81% |" in shorter
+    assert "| LSTM | 20.00% ± 14.14 (n=2) | 60.81% |" in shorter  # sample sd: 0.1·√2
     assert "| LSTM | 20 | – | – | 100.00% | 20.00% | 20 | 1 |" in shorter  # best within 1, 3, 10, 20 steps
     assert "| LSTM | 20 | 5.00% | 5.00% | 5.00% | 5.00% | 40 | 1 |" in longer  # 300, 1k, 3k, 4k
     assert "max_steps=20" in shorter
 
 
 def test_the_table1_protocol_comes_first_and_lists_the_cells_still_to_run():
-    table1 = dict(scale="default", **ba2016.TABLE1)
+    table1 = dict(scale="default", eval_every=250, **ba2016.TABLE1)
     records = [_record("lstm", 20, 0, 0.3, [[20, 0.3]], dict(scale="quick", max_steps=200_000, patience=2))]
     records += [_record("fastweights", 20, s, 0.02, [[250, 0.02]], table1) for s in range(3)]
     records.append(_record("lstm", 50, 0, 0.04, [[250, 0.04]], table1))
@@ -119,6 +120,22 @@ def test_the_table1_protocol_comes_first_and_lists_the_cells_still_to_run():
     assert "LSTM R=50 (1 of 3 seeds)" in missing and "A-LSTM R=100 (0 of 3 seeds)" in missing
     assert len(missing) == 3 * len(ba2016.MODELS) - 1
     assert "LSTM R=50 (1 of 3 seeds)" in protocol and "Still to run" not in pilot
+
+
+def test_targets_and_protocol_notes_are_read_from_the_runs():
+    table1 = dict(scale="default", eval_every=250, **ba2016.TABLE1)
+    fw = [_record("fastweights", 20, s, e, [[250, 0.6], [ba2016.TABLE1["max_steps"], e]], table1)
+          for s, e in ((0, 0.0181), (1, 0.0181))]
+    short = _record("fastweights", 50, 0, 0.006, [[250, 0.6], [90_000, 0.006]], table1)
+    lines = ba2016.targets(fw + [short])
+    assert lines[0] == "Fast weights R=20: at or below 1.81%; ours 1.81% (n=2): met"
+    assert lines[1] == "Fast weights R=50: below 0.50%; ours 0.60% (n=1): not met"
+    assert lines[2] == "Fast weights R=100: below 0.50%; not run"
+    md = ba2016.render_markdown(fw + [short])
+    assert "- Fast weights R=50: below 0.50%; ours 0.60% (n=1): not met" in md
+    assert "patience never stops a Table 1 run" in md  # 1000 evaluations × 250 steps > 120,000
+    assert "(on the 50-minute cap or at a validation error of 0): Fast weights R=50 seed 0 (90,000 steps)." in md
+    assert "The paper gives no" not in ba2016.render_markdown(fw)  # the reason only where it applies
 
 
 def test_every_row_of_the_paper_table_is_shown_and_not_run_rows_say_so():
@@ -137,13 +154,15 @@ def test_verdicts_give_the_distance_and_the_criterion():
     settings = dict(scale="quick", max_steps=20, patience=2)
     far = [_record("lstm", 20, s, e, [[20, e]], settings) for s, e in ((0, 0.1), (1, 0.3))]
     (line,) = ba2016.compare_with_paper(far)  # mean 20% against the paper's 60.81%
-    assert "ours  20.00% (n=2)" in line and line.endswith("-> not reproduced: 40.81 points off; criterion ±1")
+    assert "ours  20.00% (n=2)" in line and line.endswith("-> not reproduced: 40.81 points below the paper's; criterion ±1")
     (line,) = ba2016.compare_with_paper([dict(far[0], test_error=0.6131)])
-    assert line.endswith("-> reproduced: 0.50 points off; criterion ±1")
+    assert line.endswith("-> reproduced: 0.50 points above the paper's; criterion ±1")
     (line,) = ba2016.compare_with_paper([dict(far[0], test_error=0.6281)], tolerance=2.5)
-    assert line.endswith("-> reproduced: 2.00 points off; criterion ±2.5")
+    assert line.endswith("-> reproduced: 2.00 points above the paper's; criterion ±2.5")
+    (line,) = ba2016.compare_with_paper([dict(far[0], test_error=0.6081)])
+    assert line.endswith("-> reproduced: 0.00 points off; criterion ±1")
     md = ba2016.render_markdown(far)
-    assert "-> not reproduced: 40.81 points off; criterion ±1" in md and "(within" not in md
+    assert "-> not reproduced: 40.81 points below the paper's; criterion ±1" in md and "(within" not in md
 
 
 def test_learning_curve_figure_has_one_panel_per_budget_and_size_with_runs():
@@ -225,7 +244,8 @@ def test_explain_reads_the_reason_from_the_runs():
     why = dict(line.split("\n    why: ") for line in ba2016.explain([falling, flat, plateau, stuck, close]))
     reason = {tuple(k.split("ours")[0].split()[-1:]) + (k.split()[0],): v for k, v in why.items()}
     assert reason["R=20", "Fast"] == "within the criterion."
-    assert reason["R=20", "LSTM"].startswith("the paper's number is the plateau")
+    assert reason["R=20", "LSTM"].startswith("the paper's number is the plateau; 1 of our 1 run(s) left it")
+    assert "at step 1,000 on average" in reason["R=20", "LSTM"]
     assert reason["R=50", "IRNN"] == "both are on the plateau."
     assert reason["R=50", "Fast"] == "budget: the error was still falling when 1 of 1 run(s) stopped."
     assert reason["R=50", "LSTM"].startswith("not budget alone: the error had flattened in 1 of 1")
