@@ -26,6 +26,18 @@ for the input and the output key of copy s: a value stored under a key comes bac
 while the interference of the other stored pairs is permuted differently in each copy and averages
 out. The memory copies start at 0 for every sequence.
 
+Choices of ours, where Ba et al. give no settings for their A-LSTM:
+
+* û has no recurrent term (W_hu = 0), unlike the LSTM's candidate input: the value stored under
+  a key is a function of the character just read, which is what the retrieval task stores, and
+  the recurrent kernel has 3.5 R columns, fewer than the LSTM's 4 R.
+* N = 4 copies by default. Danihelka et al. show that the noise of a retrieval falls as copies
+  are added; 4 keeps the memory at 4 R numbers an example (``copies`` changes it).
+* One gate per complex unit, shared by its real and imaginary parts: a gate scales a complex
+  unit without turning its phase, as in Danihelka et al.
+* The forget gate's bias starts at 1 (``unit_forget_bias``), as ``keras.layers.LSTM`` does, so
+  the A-LSTM and the LSTM of Table 1 start alike.
+
 In the weights, ``kernel`` (features, 4.5 R) = [W_x | W_u], ``recurrent_kernel`` (R, 3.5 R) = W_h
 and ``bias`` (4.5 R) = [b | b_u], each in the order f, i, o, r_i, r_o (, u) above.
 ``AssociativeLSTM`` is a ``keras.layers.RNN``: ``return_sequences``, ``return_state``, masking of

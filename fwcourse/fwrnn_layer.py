@@ -3,7 +3,7 @@
 ``FastWeightRNN`` is used like ``keras.layers.LSTM``: it is a ``keras.layers.RNN`` with a
 :class:`FastWeightRNNCell`, so ``return_sequences``, ``return_state``, ``go_backwards``,
 ``stateful``, ``unroll`` and masking of padded steps (a masked step leaves the state and the
-memory unchanged) work as for any Keras RNN, on the TensorFlow, JAX and PyTorch backends.
+memory unchanged) work as for any Keras RNN, on the TensorFlow and JAX backends (the two the tests run).
 
 One step, row-vector convention (``W`` is the paper's Wᵀ), Ba et al. (2016) eqs. (1)-(2)::
 
@@ -15,10 +15,11 @@ One step, row-vector convention (``W`` is the paper's Wᵀ), Ba et al. (2016) eq
 
 The memory is a flattened (batch, units²) state (what ``return_state`` and ``stateful`` see).
 Inside its loop over time the layer keeps it in whichever of two equivalent forms costs fewer
-FLOPs for the sequence length T (:func:`memory_form`, counts in :func:`step_flops`), as in the
-NumPy reference :mod:`fwcourse.fwrnn`: the matrix A(t), O(units²) per step, or the last T states,
-read by attention ``h_s A(t) = Σ_τ η λ^(t−τ) (h_s·h(τ)) h(τ)``, O(T·units) per step, with A(T)
-built once at the end. The input term ``x C + b`` is computed for all steps in one product
+FLOPs for the sequence length T (:func:`memory_form`, counts in :func:`step_flops`), the two
+forms of the NumPy reference :mod:`fwcourse.fwrnn` (its ``form`` argument): the matrix A(t),
+O(units²) per step, or the last T states, read by attention
+``h_s A(t) = Σ_τ η λ^(t−τ) (h_s·h(τ)) h(τ)``, O(T·units) per step, with A(T) built once at the
+end. The input term ``x C + b`` is computed for all steps in one product
 before the loop. With ``fast_lr=0`` the layer has no fast memory at all (no A is carried): it
 is then the RNN + LayerNorm control of the same depth.
 """

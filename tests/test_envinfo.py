@@ -87,3 +87,11 @@ def test_machine_is_one_line_that_says_cores_python_and_keras_when_asked(with_ke
         assert f"Keras {keras.__version__} ({keras.backend.backend()} backend)" in line and "no GPU" in line
     else:
         assert "Keras" not in line and "GPU" not in line
+
+
+def test_machine_can_leave_out_only_the_backend(monkeypatch):
+    import keras
+
+    monkeypatch.setattr(envinfo, "accelerators", lambda: [])
+    line = envinfo.machine(with_backend=False)
+    assert line.endswith(f"Keras {keras.__version__}") and "backend" not in line and "no GPU" in line

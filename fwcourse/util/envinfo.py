@@ -85,11 +85,12 @@ def usable_cores() -> int:
     return os.cpu_count() or 1
 
 
-def machine(with_keras: bool = True) -> str:
+def machine(with_keras: bool = True, with_backend: bool = True) -> str:
     """One line saying where numbers were made: CPU, usable cores, GPUs, Python (and Keras).
 
     Written into every results file and benchmark table. ``with_keras=False`` leaves out Keras,
-    its backend and the GPUs (which need the backend), for NumPy-only benchmarks.
+    its backend and the GPUs (which need the backend), for NumPy-only benchmarks;
+    ``with_backend=False`` leaves out only the backend, for a page whose tables each name theirs.
     """
     parts = [f"{platform.machine()} {cpu_name()}", f"{usable_cores()} CPU core(s) usable"]
     if with_keras:
@@ -99,7 +100,7 @@ def machine(with_keras: bool = True) -> str:
     if with_keras:
         import keras
 
-        parts.append(f"Keras {keras.__version__} ({keras.backend.backend()} backend)")
+        parts.append(f"Keras {keras.__version__}" + (f" ({keras.backend.backend()} backend)" if with_backend else ""))
     return ", ".join(parts)
 
 
