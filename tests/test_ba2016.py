@@ -120,6 +120,7 @@ def test_the_table1_protocol_comes_first_and_lists_the_cells_still_to_run():
     assert "LSTM R=50 (1 of 3 seeds)" in missing and "A-LSTM R=100 (0 of 3 seeds)" in missing
     assert len(missing) == 3 * len(ba2016.MODELS) - 1
     assert "LSTM R=50 (1 of 3 seeds)" in protocol and "Still to run" not in pilot
+    assert "4 runs in this section, 0.1 min of training." in protocol and "1 run in this section" in pilot
 
 
 def test_targets_and_protocol_notes_are_read_from_the_runs():

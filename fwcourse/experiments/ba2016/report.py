@@ -343,7 +343,8 @@ def render_markdown(all_records: list[dict]) -> str:
                        if missing else f"Every cell has {TABLE1_SEEDS} seeds.")]
         else:
             lines += ["", f"## Pilot budget: {budget_label(records[0])}"]
-        lines += ["", "Machine: " + "; ".join(sorted({r["machine"] for r in records})) + ".",
+        lines += ["", f"{len(records)} run{'s' if len(records) != 1 else ''} in this section, {sum(r['seconds'] for r in records) / 60:.1f} min of training.",
+                  "Machine: " + "; ".join(sorted({r["machine"] for r in records})) + ".",
                   f"Scale: {settings['scale']}. Settings: " +
                   ", ".join(f"{k}={v}" for k, v in settings.items() if k not in ("scale", "seeds")) + ".", ""]
         lines += _results_table(records)
