@@ -196,7 +196,7 @@ import keras
 
 from fwcourse.fwrnn_layer import FastWeightRNN, memory_form
 
-steps = retrieval.sample(1, 4, rng=0).x.shape[1]  # the task's sequence length for K = 4 pairs
+steps = retrieval.sequence_length(retrieval.DEFAULT_PAIRS)  # the task's sequence length, K = 4 pairs
 print(f"memory form for this toy layer (H = {H}, T = {T}):", memory_form(H, D, T))
 for units in ba2016.TABLE1_SIZES:
     print(f"memory form for the task (R = {units}, T = {steps}, 100-d embedding):", memory_form(units, 100, steps))
