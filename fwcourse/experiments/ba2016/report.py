@@ -2,12 +2,13 @@
 seeds, compared with the paper's Table 1, plotted, and rendered as ``data/ba2016_results.md``."""
 from __future__ import annotations
 
+import inspect
 import math
 from pathlib import Path
 
 import numpy as np
 
-from fwcourse.experiments.ba2016.models import MODELS
+from fwcourse.experiments.ba2016.models import MODELS, build_model
 from fwcourse.util import validate
 from fwcourse.util.paths import data_dir
 from fwcourse.util.results_file import load_records
@@ -255,13 +256,15 @@ def targets(records: list[dict]) -> list[str]:
 def _protocol_notes(records: list[dict]) -> str:
     """How the Table 1 protocol was fixed, and what of its budget stopped the runs."""
     settings = records[0]["settings"]
+    model_defaults = {k: p.default for k, p in inspect.signature(build_model).parameters.items()}
     reach = TABLE1["patience"] * settings["eval_every"]
     short = [f"{LABELS[r['model']]} R={r['R']} seed {r['seed']} ({r['steps']:,} steps)"
              for r in records if r["steps"] < TABLE1["max_steps"]]
     return (
         "The protocol was fixed after the pilot budgets further down this page, whose validation errors were "
-        "still falling when their budget ended. λ = 0.95 and η = 0.5 of the fast memory are the paper's, the "
-        "A-LSTM's 4 memory copies are our choice (Ba et al. give none), and nothing was tuned per model. "
+        f"still falling when their budget ended. λ = {model_defaults['decay']:g} and η = {model_defaults['fast_lr']:g} "
+        f"of the fast memory are the paper's, the A-LSTM's {model_defaults['copies']} memory copies are our choice "
+        "(Ba et al. give none), and nothing was tuned per model. "
         + (f"Patience {TABLE1['patience']} evaluations is {reach:,} steps, more than the budget, so patience "
            "never stops a Table 1 run. " if reach >= TABLE1["max_steps"] else "")
         + f"Runs that ended before {TABLE1['max_steps']:,} steps (on the {TABLE1['max_minutes']:g}-minute cap "
