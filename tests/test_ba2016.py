@@ -88,6 +88,11 @@ def _record(model, R, seed, err, curve, settings):
                 steps=curve[-1][0], seconds=1.0, curve=curve, settings=settings, machine="m")
 
 
+def _table1_settings(**changes):
+    """A Table 1 run's settings as ``reproduce ba2016 --table1`` writes them."""
+    return dict(dict(scale="default", eval_every=250, batch_size=128, learning_rate=1e-3, **ba2016.TABLE1), **changes)
+
+
 def test_markdown_summarises_over_seeds_and_budgets():
     settings = dict(scale="quick", max_steps=20, patience=2)
     records = [_record("lstm", 20, s, e, [[10, 0.5 + s], [20, e]], settings) for s, e in ((0, 0.1), (1, 0.3))]
@@ -107,7 +112,7 @@ def test_markdown_summarises_over_seeds_and_budgets():
 
 
 def test_the_table1_protocol_comes_first_and_lists_the_cells_still_to_run():
-    table1 = dict(scale="default", eval_every=250, **ba2016.TABLE1)
+    table1 = _table1_settings()
     records = [_record("lstm", 20, 0, 0.3, [[20, 0.3]], dict(scale="quick", max_steps=200_000, patience=2))]
     records += [_record("fastweights", 20, s, 0.02, [[250, 0.02]], table1) for s in range(3)]
     records.append(_record("lstm", 50, 0, 0.04, [[250, 0.04]], table1))
@@ -124,7 +129,7 @@ def test_the_table1_protocol_comes_first_and_lists_the_cells_still_to_run():
 
 
 def test_targets_and_protocol_notes_are_read_from_the_runs():
-    table1 = dict(scale="default", eval_every=250, **ba2016.TABLE1)
+    table1 = _table1_settings()
     fw = [_record("fastweights", 20, s, e, [[250, 0.6], [ba2016.TABLE1["max_steps"], e]], table1)
           for s, e in ((0, 0.0181), (1, 0.0181))]
     short = _record("fastweights", 50, 0, 0.006, [[250, 0.6], [90_000, 0.006]], table1)
@@ -137,6 +142,9 @@ def test_targets_and_protocol_notes_are_read_from_the_runs():
     assert "patience never stops a Table 1 run" in md  # 1000 evaluations × 250 steps > 120,000
     assert "(on the 50-minute cap or at a validation error of 0): Fast weights R=50 seed 0 (90,000 steps)." in md
     assert "The paper gives no" not in ba2016.render_markdown(fw)  # the reason only where it applies
+    odd = [dict(r, settings=_table1_settings(batch_size=64, learning_rate=3e-4, eval_every=500)) for r in fw]
+    assert ("Adam from 0.0003 with a cosine decay to 1% over 120,000 steps (or 50 minutes of training, whichever "
+            "comes first), batch 64, gradient norm clipped at 5, validation error every 500 steps") in ba2016.render_markdown(odd)
 
 
 def test_every_row_of_the_paper_table_is_shown_and_not_run_rows_say_so():

@@ -52,6 +52,9 @@ def recurrent_layer(model: str, units: int, inner_steps: int = 1, decay: float =
                          kernel_initializer=init("GlorotUniform"), recurrent_initializer=init("Orthogonal"))
 
 
+LR_FLOOR = 0.01  # the cosine schedule ends at this fraction of the initial learning rate
+
+
 def build_model(model: str, units: int, *, embed_dim: int = 100, hidden: int = 100,
                 learning_rate: float = 1e-3, lr_decay_steps: int | None = None,
                 clipnorm: float = 5.0, inner_steps: int = 1,
@@ -59,7 +62,7 @@ def build_model(model: str, units: int, *, embed_dim: int = 100, hidden: int = 1
     """Embedding(100) → recurrent layer(R) → Dense(100, ReLU) → 10 logits, compiled with Adam.
 
     With ``lr_decay_steps`` the learning rate follows a cosine from ``learning_rate`` down to 1% of
-    it over that many steps (Loshchilov & Hutter 2017); otherwise it is constant. ``decay`` (λ),
+    it (``LR_FLOOR``) over that many steps (Loshchilov & Hutter 2017); otherwise it is constant. ``decay`` (λ),
     ``fast_lr`` (η) and ``inner_steps`` are the fast memory's, ``copies`` the A-LSTM's
     (:func:`recurrent_layer`). ``seed`` seeds the initial weights.
     """
@@ -67,7 +70,7 @@ def build_model(model: str, units: int, *, embed_dim: int = 100, hidden: int = 1
 
     if lr_decay_steps is not None:
         learning_rate = keras.optimizers.schedules.CosineDecay(
-            learning_rate, validate.positive_int(lr_decay_steps, "lr_decay_steps"), alpha=0.01)
+            learning_rate, validate.positive_int(lr_decay_steps, "lr_decay_steps"), alpha=LR_FLOOR)
     init = Initialisers(seed)
     net = keras.Sequential([
         keras.Input(shape=(None,), dtype="int32"),

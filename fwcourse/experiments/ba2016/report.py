@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from fwcourse.experiments.ba2016.models import MODELS, build_model
+from fwcourse.experiments.ba2016.models import LR_FLOOR, MODELS, build_model
 from fwcourse.util import validate
 from fwcourse.util.paths import data_dir
 from fwcourse.util.results_file import load_records
@@ -253,6 +253,16 @@ def targets(records: list[dict]) -> list[str]:
     return out
 
 
+def _protocol(settings: dict) -> str:
+    """The training protocol of a Table 1 section, read from its runs' settings and ``build_model``."""
+    clipnorm = inspect.signature(build_model).parameters["clipnorm"].default
+    return (f"The same protocol for every model and R: Adam from {settings['learning_rate']:g} with a cosine "
+            f"decay to {LR_FLOOR:.0%} over {settings['max_steps']:,} steps (or {settings['max_minutes']:g} minutes "
+            f"of training, whichever comes first), batch {settings['batch_size']}, gradient norm clipped at "
+            f"{clipnorm:g}, validation error every {settings['eval_every']} steps, and the weights of the best "
+            "validation error scored on the test split.")
+
+
 def _protocol_notes(records: list[dict]) -> str:
     """How the Table 1 protocol was fixed, and what of its budget stopped the runs."""
     settings = records[0]["settings"]
@@ -335,10 +345,7 @@ def render_markdown(all_records: list[dict]) -> str:
         if is_table1(records[0]):
             missing = missing_runs(records)
             lines += ["", f"## Table 1, one protocol: {budget_label(records[0])}", "",
-                      "The same protocol for every model and R: Adam from 1e-3 with a cosine decay to 1% over "
-                      f"{TABLE1['max_steps']:,} steps (or {TABLE1['max_minutes']:g} minutes of training, whichever "
-                      "comes first), batch 128, gradient norm clipped at 5, validation error every 250 steps, and "
-                      "the weights of the best validation error scored on the test split. No model has its "
+                      _protocol(settings) + " No model has its "
                       "hyperparameters tuned: the tuning budget is the same, none, for all of them. Command: "
                       "`FWCOURSE_SCALE=default python -m fwcourse reproduce ba2016 --table1 --out data`.", "",
                       _protocol_notes(records), "",
