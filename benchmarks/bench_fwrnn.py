@@ -78,19 +78,58 @@ def training_steps(sizes: list[int], rounds: int, xla: bool) -> list[str]:
         predicted, form = predicted_ratio(units, steps, 100, 100, retrieval.NUM_CLASSES)
         rows.append(f"| {units} | {form} | {ms['lstm']:.2f} | {ms['fastweights']:.2f} | {measured:.2f} | "
                     f"{predicted:.2f} | {measured / predicted:.1f} |")
-    backend = keras.backend.backend() + (", XLA" if xla else ", no XLA: Keras's own default on a CPU-only machine"
-                                         if keras.backend.backend() == "tensorflow" else "")
+    backend = keras.backend.backend() + (
+        ", XLA" if xla else ", model without XLA (Keras's own default on a CPU-only machine), the layer "
+        "compiling its own loop" if keras.backend.backend() == "tensorflow" else "")
     rows.insert(0, f"Training step, batch 128, T = {steps}, Keras {keras.__version__} ({backend}):\n")
     return rows
 
 
-def training_steps_on(backend: str, sizes: list[int], rounds: int) -> list[str]:
-    """:func:`training_steps` in a fresh process on ``backend`` (one of :data:`BACKENDS`)."""
+def table_on(backend: str, table: str, sizes: list[int], rounds: int) -> list[str]:
+    """A table (``training`` or ``loop``) made in a fresh process on ``backend`` (one of
+    :data:`BACKENDS`)."""
     env = {**os.environ, "KERAS_BACKEND": backend.removesuffix("-xla")}
-    command = [sys.executable, __file__, "--training-table", backend, "--rounds", str(rounds),
+    command = [sys.executable, __file__, "--table", table, backend, "--rounds", str(rounds),
                "--sizes", *map(str, sizes)]
     out = subprocess.run(command, env=env, capture_output=True, text=True, check=True).stdout
     return out.rstrip("\n").split("\n")
+
+
+def loop_compile(lengths: list[int], units: int, rounds: int) -> list[str]:
+    """TensorFlow, model without XLA: the layer's loop run op by op (``jit_compile=False``) against
+    compiled by XLA (``True``) over sequence lengths, training step and first call (compile)."""
+    import time
+
+    import keras
+
+    from fwcourse.fwrnn_layer import XLA_STEPS, FastWeightRNN
+
+    rng = np.random.default_rng(0)
+    rows = [f"TensorFlow, model without XLA, R = {units}, batch 128, 32 inputs: the layer's loop op by op "
+            "(`jit_compile=False`) or compiled by XLA (`True`):\n",
+            "| T | op by op ms/step | XLA ms/step | XLA / op by op | op by op first call s | XLA first call s |",
+            "|---|---|---|---|---|---|"]
+    for steps in lengths:
+        x, y = rng.standard_normal((128, steps, 32)), rng.integers(0, 10, 128)
+        nets, first = {}, {}
+        for jit in (False, True):
+            net = keras.Sequential([keras.Input((steps, 32)), FastWeightRNN(units, jit_compile=jit),
+                                    keras.layers.Dense(10)])
+            net.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True), jit_compile=False)
+            start = time.perf_counter()
+            net.train_on_batch(x, y)
+            first[jit] = time.perf_counter() - start
+            nets[jit] = net
+        ms = {jit: float("inf") for jit in nets}
+        for _ in range(rounds):
+            for jit, net in nets.items():
+                ms[jit] = min(ms[jit], 100 * best_time(lambda: [net.train_on_batch(x, y) for _ in range(10)], 1))
+        rows.append(f"| {steps} | {ms[False]:.2f} | {ms[True]:.2f} | {ms[True] / ms[False]:.2f} | "
+                    f"{first[False]:.1f} | {first[True]:.1f} |")
+    rows += ["", f"With `jit_compile=\"auto\"` (the default) the layer compiles for T from {XLA_STEPS.start} to "
+             f"{XLA_STEPS.stop - 1} (`fwcourse.fwrnn_layer.XLA_STEPS`): below, the compiled call's fixed cost "
+             "outweighs what it saves; above, the unrolled loop's compile (the first call) grows long."]
+    return rows
 
 
 def forms(lengths: list[int], units: int, batch: int, repeats: int) -> list[str]:
@@ -125,16 +164,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="small sizes, a few seconds")
     parser.add_argument("--backends", nargs="+", choices=BACKENDS, default=list(BACKENDS),
                         help="Keras backends of the training-step table")
-    # internal: one backend's training-step table, printed, for training_steps_on
-    parser.add_argument("--training-table", choices=BACKENDS, help=argparse.SUPPRESS)
+    # internal: one table on one backend, printed, for table_on
+    parser.add_argument("--table", nargs=2, metavar=("TABLE", "BACKEND"), help=argparse.SUPPRESS)
     parser.add_argument("--sizes", nargs="+", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--rounds", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    if args.training_table:
-        print("\n".join(training_steps(args.sizes, args.rounds, args.training_table.endswith("-xla"))))
+    if args.table:
+        table, backend = args.table
+        print("\n".join(training_steps(args.sizes, args.rounds, backend.endswith("-xla")) if table == "training"
+                        else loop_compile(args.sizes, 100, args.rounds)))
         return 0
     sizes, rounds = ([20], 2) if args.quick else ([20, 50, 100], 5)
-    tables = [training_steps_on(backend, sizes, rounds) for backend in args.backends]
+    tables = [table_on(backend, "training", sizes, rounds) for backend in args.backends]
+    if "tensorflow" in args.backends:
+        tables.append(table_on("tensorflow", "loop", [3, 4, 11] if args.quick else [3, 4, 8, 11, 32, 64, 128],
+                               2 if args.quick else 3))
     tables.append(forms([8, 32], 32, 4, 2) if args.quick else forms([16, 64, 256, 1024], 128, 8, 3))
     text = "\n".join(["# Fast-weight RNN benchmark", "",
                       f"Machine: {machine(with_backend=False)}, shared with other work (times are the best of several "
@@ -171,7 +215,10 @@ FLOPS_NOTE = [
     "",
     "The course's models (`fwcourse.experiments.ba2016.build_model`) compile with XLA on every backend, "
     "so the JAX and TensorFlow-with-XLA tables are what `reproduce ba2016` and notebook 03 run. The "
-    "TensorFlow table without XLA is Keras's default on a CPU-only machine, for a model built by hand.",
+    "TensorFlow table without XLA is Keras's default on a CPU-only machine, for a model built by hand: "
+    "there the layer compiles its loop over time with XLA itself (`FastWeightRNN(jit_compile=\"auto\")`, "
+    "`fwcourse.fwrnn_layer.compiles_own_loop`); the last TensorFlow table shows what that saves, and "
+    "where it does not pay.",
 ]
 
 

@@ -25,6 +25,9 @@ is then the RNN + LayerNorm control of the same depth.
 """
 from __future__ import annotations
 
+import functools
+from typing import NamedTuple
+
 import keras
 import numpy as np
 from keras import ops
@@ -263,13 +266,64 @@ _CELL_KEYS = (
 )
 
 
+# The sequence lengths over which FastWeightRNN(jit_compile="auto") has TensorFlow compile its loop
+# with XLA: below, the compiled call's fixed cost outweighs what it saves; above, the unrolled
+# loop's compile time grows long (``python benchmarks/bench_fwrnn.py`` measures both ends).
+XLA_STEPS = range(4, 65)
+
+
+def compiles_own_loop(steps: int | None, jit_compile: bool | str = "auto") -> bool:
+    """Whether :class:`FastWeightRNN` compiles its loop over ``steps`` time steps with XLA itself.
+
+    On TensorFlow, which runs a graph op by op unless the model is compiled with XLA (and Keras
+    leaves XLA off on a CPU), the memory's many small per-step products cost the layer 2 to 2.5
+    times an LSTM's training step; compiled, about as much as an LSTM. The layer compiles only
+    inside a traced function (``fit``, ``predict``, ``tf.function``), where the compile is paid
+    once, and not where XLA compiles the whole step already. It unrolls the loop (TensorFlow
+    cannot pass the gradient of a while loop across an XLA boundary), so only for a known number
+    of steps: with ``jit_compile="auto"`` those in :data:`XLA_STEPS`, with ``True`` any, with
+    ``False`` none. JAX compiles the whole step anyway.
+    """
+    if not jit_compile or keras.backend.backend() != "tensorflow" or steps is None:
+        return False
+    if jit_compile == "auto" and steps not in XLA_STEPS:
+        return False
+    import tensorflow as tf
+    from tensorflow.python.ops.control_flow_util import GraphOrParentsInXlaContext
+
+    # inside a function XLA compiles already (a model compiled with jit_compile=True) there is
+    # nothing to gain, and a nested compiled function has XLA recompile the step on every call
+    return not tf.executing_eagerly() and not GraphOrParentsInXlaContext(tf.compat.v1.get_default_graph())
+
+
+class LoopSettings(NamedTuple):
+    """What :class:`FastWeightRNN`'s loop over time depends on besides its tensors: a compiled
+    loop is traced once per layer and value of these."""
+    memory_starts_empty: bool  # A(0) = 0, which the attention form assumes
+    go_backwards: bool
+    return_sequences: bool
+    zero_output_for_mask: bool
+    unroll: bool
+
+
+@functools.cache
+def _xla_loop():
+    """``FastWeightRNN._loop`` compiled by XLA, as one TensorFlow function."""
+    import tensorflow as tf
+
+    return tf.function(lambda layer, sequences, initial_state, mask, settings: layer._loop(
+        sequences, initial_state, mask, settings), jit_compile=True, autograph=False)
+
+
 @keras.saving.register_keras_serializable(package="fwcourse")
 class FastWeightRNN(keras.layers.RNN):
     """The fast-weight RNN of Ba et al. (2016) as a Keras layer, used like ``keras.layers.LSTM``.
 
     Input (batch, time, features); output (batch, units), or (batch, time, units) with
     ``return_sequences=True``. Padded steps are skipped when the input carries a mask (e.g. from
-    ``Embedding(mask_zero=True)``). The cell's arguments are those of :class:`FastWeightRNNCell`.
+    ``Embedding(mask_zero=True)``). The cell's arguments are those of :class:`FastWeightRNNCell`;
+    ``jit_compile`` says whether, on TensorFlow, the layer compiles its loop over time with XLA
+    (:func:`compiles_own_loop`).
 
     Example::
 
@@ -300,8 +354,11 @@ class FastWeightRNN(keras.layers.RNN):
         go_backwards: bool = False,
         stateful: bool = False,
         unroll: bool = False,
+        jit_compile: bool | str = "auto",
         **kwargs,
     ) -> None:
+        if jit_compile not in (True, False, "auto"):
+            raise ValueError(f"jit_compile must be True, False or 'auto'; got {jit_compile!r}.")
         cell = FastWeightRNNCell(
             units, inner_steps=inner_steps, decay=decay, fast_lr=fast_lr, activation=activation,
             use_bias=use_bias, layer_norm_epsilon=layer_norm_epsilon,
@@ -315,6 +372,7 @@ class FastWeightRNN(keras.layers.RNN):
             cell, return_sequences=return_sequences, return_state=return_state,
             go_backwards=go_backwards, stateful=stateful, unroll=unroll, **kwargs,
         )
+        self.jit_compile = jit_compile
         # set by call for its inner_loop: whether A(0) = 0, as the attention form assumes
         self._memory_starts_empty = False
 
@@ -335,15 +393,23 @@ class FastWeightRNN(keras.layers.RNN):
 
     def inner_loop(self, sequences, initial_state, mask, training=False):
         """The loop over time, with ``x C + b`` computed for all steps in one product and the
-        memory kept in the cheaper of its two forms (:func:`memory_form`)."""
+        memory kept in the cheaper of its two forms (:func:`memory_form`); on TensorFlow compiled
+        with XLA where it can be (:func:`compiles_own_loop`)."""
         if self.stateful:
             # A(0) is carried over from the last batch, so the matrix form, in Keras' own loop
             # (which also guards the PyTorch backend's in-place state updates)
             return super().inner_loop(sequences, initial_state, mask, training=training)
+        settings = LoopSettings(self._memory_starts_empty, self.go_backwards, self.return_sequences,
+                                self.zero_output_for_mask, self.unroll)
+        if compiles_own_loop(sequences.shape[1], self.jit_compile):
+            return _xla_loop()(self, sequences, initial_state, mask, settings._replace(unroll=True))
+        return self._loop(sequences, initial_state, mask, settings)
+
+    def _loop(self, sequences, initial_state, mask, settings: "LoopSettings"):
         cell = self.cell
         projected = cell.project(sequences)
         steps = sequences.shape[1]
-        attention = (cell.has_memory and self._memory_starts_empty
+        attention = (cell.has_memory and settings.memory_starts_empty
                      and memory_form(cell.units, sequences.shape[-1], steps, cell.inner_steps) == "attention")
         if attention:
             weights = ops.convert_to_tensor(
@@ -351,9 +417,9 @@ class FastWeightRNN(keras.layers.RNN):
             initial_state = [initial_state[0], ops.zeros_like(projected)]
         last_output, outputs, states = backend_rnn(
             (lambda x, states: cell.attention_step(x, states, weights)) if attention else cell.projected_step,
-            projected, initial_state, go_backwards=self.go_backwards, mask=mask,
-            unroll=self.unroll, input_length=steps, zero_output_for_mask=self.zero_output_for_mask,
-            return_all_outputs=self.return_sequences,
+            projected, initial_state, go_backwards=settings.go_backwards, mask=mask,
+            unroll=settings.unroll, input_length=steps, zero_output_for_mask=settings.zero_output_for_mask,
+            return_all_outputs=settings.return_sequences,
         )
         if attention:
             # A(T) = Σ_j w_j past_jᵀ past_j, built once for return_state and stateful layers (and
@@ -383,7 +449,7 @@ class FastWeightRNN(keras.layers.RNN):
         config = super().get_config()
         del config["cell"]
         cell_config = self.cell.get_config()
-        return {**config, **{k: cell_config[k] for k in _CELL_KEYS}}
+        return {**config, **{k: cell_config[k] for k in _CELL_KEYS}, "jit_compile": self.jit_compile}
 
     @classmethod
     def from_config(cls, config: dict) -> "FastWeightRNN":

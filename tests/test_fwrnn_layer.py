@@ -9,8 +9,9 @@ import pytest
 keras = pytest.importorskip("keras")
 
 from fwcourse import fwrnn  # noqa: E402
+from fwcourse import fwrnn_layer  # noqa: E402
 from fwcourse.fwrnn_layer import (  # noqa: E402
-    FORMS, FastWeightRNN, FastWeightRNNCell, lstm_step_flops, memory_form, step_flops)
+    FORMS, FastWeightRNN, FastWeightRNNCell, compiles_own_loop, lstm_step_flops, memory_form, step_flops)
 
 
 def _randomise(layer, rng):
@@ -151,6 +152,53 @@ def test_gradients_are_finite_and_match_finite_differences(units, form):
         assert np.asarray(grads[1])[i, j] == pytest.approx((f_plus - f_minus) / (2 * eps), rel=1e-5, abs=1e-7)
 
 
+def test_when_the_layer_compiles_its_own_loop():
+    import tensorflow as tf
+
+    inside = tf.function(lambda steps, jit: tf.constant(compiles_own_loop(steps, jit)))
+    assert bool(inside(11, "auto")) and bool(inside(3, True)) and bool(inside(500, True))
+    assert not any(bool(inside(steps, "auto")) for steps in (None, 3, 65))
+    assert not bool(inside(11, False))
+    assert not compiles_own_loop(11, True)  # eager calls: a compile would be paid on every call
+    compiled_step = tf.function(lambda: tf.constant(compiles_own_loop(11, True)), jit_compile=True)
+    assert not bool(compiled_step())  # XLA compiles the whole step already
+
+
+@pytest.mark.parametrize("units,form", [(4, "matrix"), (12, "attention")])
+def test_compiled_loop_matches_the_reference_and_the_uncompiled_gradients(units, form, monkeypatch):
+    """The XLA-compiled loop of a traced call: outputs as the reference (forwards, backwards and
+    with padding masked), gradients as the eager loop's."""
+    import tensorflow as tf
+
+    assert memory_form(units, 3, 6, 2) == form
+    compiled, xla_loop = [], fwrnn_layer._xla_loop
+    monkeypatch.setattr(fwrnn_layer, "_xla_loop", lambda: compiled.append(1) or xla_loop())
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal((2, 6, 3))
+    layer = FastWeightRNN(units, inner_steps=2, return_sequences=True, dtype="float64")
+    layer.build((None, 6, 3))
+    v = _randomise(layer, rng)
+    for backwards in (False, True):
+        layer.go_backwards = backwards
+        want = _reference(x[:, ::-1] if backwards else x, v, layer)
+        np.testing.assert_allclose(np.asarray(tf.function(layer)(x)), want, rtol=1e-9, atol=1e-11)
+    layer.go_backwards = False
+    mask = np.arange(6) < np.array([[6], [4]])
+    got = np.asarray(tf.function(lambda x, m: layer(x, mask=m))(x, mask))
+    np.testing.assert_allclose(got[1, :4], _reference(x[1:, :4], v, layer)[0], rtol=1e-9, atol=1e-11)
+
+    def gradients(x):
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_sum(layer(x) ** 2)
+        return tape.gradient(loss, [w.value for w in layer.weights])
+
+    eager = gradients(tf.constant(x))
+    traced = tf.function(gradients)(tf.constant(x))
+    for e, t in zip(eager, traced):
+        np.testing.assert_allclose(np.asarray(t), np.asarray(e), rtol=1e-9, atol=1e-12)
+    assert len(compiled) >= 4
+
+
 def test_trains_inside_a_model_and_saves(tmp_path):
     rng = np.random.default_rng(3)
     x = rng.integers(1, 10, size=(16, 6))
@@ -165,6 +213,7 @@ def test_trains_inside_a_model_and_saves(tmp_path):
     np.testing.assert_allclose(np.asarray(loaded(x)), np.asarray(model(x)), rtol=1e-5, atol=1e-6)
     cfg = loaded.layers[1].get_config()
     assert (cfg["units"], cfg["inner_steps"], cfg["decay"], cfg["fast_lr"]) == (5, 1, 0.95, 0.5)
+    assert cfg["jit_compile"] == "auto" and FastWeightRNN.from_config({**cfg, "jit_compile": False}).jit_compile is False
 
 
 def test_no_memory_state_when_fast_lr_is_zero():
@@ -178,6 +227,7 @@ def test_no_memory_state_when_fast_lr_is_zero():
     (dict(units=4, decay=0.0), r"decay \(λ\) must be in \(0, 1\]"),
     (dict(units=4, decay=1.5), r"decay \(λ\) must be in \(0, 1\]"),
     (dict(units=4, fast_lr=-1.0), r"fast_lr \(η\) must be in \[0, inf\)"),
+    (dict(units=4, jit_compile="always"), r"jit_compile must be True, False or 'auto'; got 'always'"),
 ])
 def test_bad_hyperparameters_are_explained(kwargs, match):
     with pytest.raises((ValueError, TypeError), match=match):
