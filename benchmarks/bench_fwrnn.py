@@ -19,6 +19,7 @@ Ratios are measured in one run on the same machine. Usage::
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import subprocess
 import sys
@@ -50,8 +51,9 @@ def predicted_ratio(units: int, steps: int, embed_dim: int, hidden: int, classes
     return fast / (steps * lstm_step_flops(units, embed_dim) + head), form
 
 
-def training_steps(sizes: list[int], rounds: int, xla: bool) -> list[str]:
-    """The training-step table on the backend this process runs; ``xla`` compiles both with XLA."""
+def training_steps(sizes: list[int], rounds: int, xla: bool) -> tuple[list[str], list[dict]]:
+    """The training-step table on the backend this process runs, and its rows as records; ``xla``
+    compiles both models with XLA."""
     import keras
 
     from fwcourse.experiments import ba2016
@@ -61,6 +63,7 @@ def training_steps(sizes: list[int], rounds: int, xla: bool) -> list[str]:
     steps = data.x.shape[1]
     rows = ["| R | memory form | LSTM ms/step | fast weights ms/step | measured ratio | FLOP ratio | "
             "measured / FLOP ratio |", "|---|---|---|---|---|---|---|"]
+    records = []
     for units in sizes:
         nets = {model: ba2016.build_model(model, units) for model in MODELS}
         for net in nets.values():
@@ -78,26 +81,30 @@ def training_steps(sizes: list[int], rounds: int, xla: bool) -> list[str]:
         predicted, form = predicted_ratio(units, steps, 100, 100, retrieval.NUM_CLASSES)
         rows.append(f"| {units} | {form} | {ms['lstm']:.2f} | {ms['fastweights']:.2f} | {measured:.2f} | "
                     f"{predicted:.2f} | {measured / predicted:.1f} |")
+        records.append({"R": units, "memory_form": form, "lstm_ms": ms["lstm"], "fastweights_ms": ms["fastweights"],
+                        "ratio": measured, "flop_ratio": predicted})
     backend = keras.backend.backend() + (
         ", XLA" if xla else ", model without XLA (Keras's own default on a CPU-only machine), the layer "
         "compiling its own loop" if keras.backend.backend() == "tensorflow" else "")
     rows.insert(0, f"Training step, batch 128, T = {steps}, Keras {keras.__version__} ({backend}):\n")
-    return rows
+    return rows, records
 
 
-def table_on(backend: str, table: str, sizes: list[int], rounds: int) -> list[str]:
-    """A table (``training`` or ``loop``) made in a fresh process on ``backend`` (one of
-    :data:`BACKENDS`)."""
+def table_on(backend: str, table: str, sizes: list[int], rounds: int) -> tuple[list[str], list[dict]]:
+    """A table (``training`` or ``loop``) and its records, made in a fresh process on ``backend``
+    (one of :data:`BACKENDS`)."""
     env = {**os.environ, "KERAS_BACKEND": backend.removesuffix("-xla")}
     command = [sys.executable, __file__, "--table", table, backend, "--rounds", str(rounds),
                "--sizes", *map(str, sizes)]
     out = subprocess.run(command, env=env, capture_output=True, text=True, check=True).stdout
-    return out.rstrip("\n").split("\n")
+    lines, records = json.loads(out.strip().splitlines()[-1])
+    return lines, [{"backend": backend, "table": table, **r} for r in records]
 
 
-def loop_compile(lengths: list[int], units: int, rounds: int) -> list[str]:
+def loop_compile(lengths: list[int], units: int, rounds: int) -> tuple[list[str], list[dict]]:
     """TensorFlow, model without XLA: the layer's loop run op by op (``jit_compile=False``) against
-    compiled by XLA (``True``) over sequence lengths, training step and first call (compile)."""
+    compiled by XLA (``True``) over sequence lengths, training step and first call (compile); the
+    table and its rows as records."""
     import time
 
     import keras
@@ -109,6 +116,7 @@ def loop_compile(lengths: list[int], units: int, rounds: int) -> list[str]:
             "(`jit_compile=False`) or compiled by XLA (`True`):\n",
             "| T | op by op ms/step | XLA ms/step | XLA / op by op | op by op first call s | XLA first call s |",
             "|---|---|---|---|---|---|"]
+    records = []
     for steps in lengths:
         x, y = rng.standard_normal((128, steps, 32)), rng.integers(0, 10, 128)
         nets, first = {}, {}
@@ -126,10 +134,12 @@ def loop_compile(lengths: list[int], units: int, rounds: int) -> list[str]:
                 ms[jit] = min(ms[jit], 100 * best_time(lambda: [net.train_on_batch(x, y) for _ in range(10)], 1))
         rows.append(f"| {steps} | {ms[False]:.2f} | {ms[True]:.2f} | {ms[True] / ms[False]:.2f} | "
                     f"{first[False]:.1f} | {first[True]:.1f} |")
+        records.append({"T": steps, "R": units, "op_by_op_ms": ms[False], "xla_ms": ms[True],
+                        "op_by_op_first_s": first[False], "xla_first_s": first[True]})
     rows += ["", f"With `jit_compile=\"auto\"` (the default) the layer compiles for T from {XLA_STEPS.start} to "
              f"{XLA_STEPS.stop - 1} (`fwcourse.fwrnn_layer.XLA_STEPS`): below, the compiled call's fixed cost "
              "outweighs what it saves; above, the unrolled loop's compile (the first call) grows long."]
-    return rows
+    return rows, records
 
 
 def forms(lengths: list[int], units: int, batch: int, repeats: int) -> list[str]:
@@ -169,16 +179,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", nargs="+", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--rounds", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    if args.table:
+    if args.table:  # the last line printed is the table and its records, as JSON
         table, backend = args.table
-        print("\n".join(training_steps(args.sizes, args.rounds, backend.endswith("-xla")) if table == "training"
-                        else loop_compile(args.sizes, 100, args.rounds)))
+        print(json.dumps(training_steps(args.sizes, args.rounds, backend.endswith("-xla")) if table == "training"
+                         else loop_compile(args.sizes, 100, args.rounds)))
         return 0
     sizes, rounds = ([20], 2) if args.quick else ([20, 50, 100], 5)
     tables = [table_on(backend, "training", sizes, rounds) for backend in args.backends]
     if "tensorflow" in args.backends:
         tables.append(table_on("tensorflow", "loop", [3, 4, 11] if args.quick else [3, 4, 8, 11, 32, 64, 128],
                                2 if args.quick else 3))
+    records = [r for _, table_records in tables for r in table_records]
+    tables = [lines for lines, _ in tables]
     tables.append(forms([8, 32], 32, 4, 2) if args.quick else forms([16, 64, 256, 1024], 128, 8, 3))
     text = "\n".join(["# Fast-weight RNN benchmark", "",
                       f"Machine: {machine(with_backend=False)}, shared with other work (times are the best of several "
@@ -190,6 +202,8 @@ def main(argv: list[str] | None = None) -> int:
     print(text)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(text)
+    RESULTS.with_suffix(".json").write_text(json.dumps(
+        {"machine": machine(with_backend=False), "quick": args.quick, "records": records}, indent=1) + "\n")
     return 0
 
 

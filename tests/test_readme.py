@@ -15,3 +15,21 @@ def test_updated_replaces_only_the_block():
     new = readme.updated(doc)
     assert new.startswith(f"intro\n{readme.BEGIN}\n") and new.endswith(f"{readme.END}\nrest\n")
     assert "old numbers" not in new and "Fast Weight Layers" in new
+
+
+def test_fwrnn_cost_line_reads_the_benchmark_and_skips_a_quick_run(tmp_path, monkeypatch):
+    import json
+
+    monkeypatch.setattr(readme, "repo_root", lambda: tmp_path)
+    assert "not measured yet" in readme._fwrnn_cost_line()
+    results = tmp_path / "benchmarks" / "results"
+    results.mkdir(parents=True)
+    records = [{"backend": b, "table": "training", "R": R, "ratio": ratio, "flop_ratio": 0.3 + R / 1000}
+               for b, ratios in (("jax", (0.9, 0.8)), ("tensorflow", (1.2, 1.1))) for R, ratio in zip((50, 20), ratios)]
+    records.append({"backend": "tensorflow", "table": "loop", "T": 3})
+    (results / "fwrnn.json").write_text(json.dumps({"machine": "m", "quick": False, "records": records}))
+    line = readme._fwrnn_cost_line()
+    assert "at R = 20, 50: JAX 0.80/0.90; TensorFlow without (the layer compiling its own loop) 1.10/1.20." in line
+    assert line.endswith("The FLOP counts predict 0.32/0.35.")
+    (results / "fwrnn.json").write_text(json.dumps({"machine": "m", "quick": True, "records": records}))
+    assert "not measured yet" in readme._fwrnn_cost_line()

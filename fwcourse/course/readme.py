@@ -1,7 +1,7 @@
 """``python -m fwcourse readme``: the README's results section, rendered from ``data/*.json``.
 
 The numbers the README quotes about the language models are not typed in: this module renders
-them from the committed results files (``data/fwl_results.json``, ``data/corpora.json``) between
+them from the committed results files (``data/*.json``, ``benchmarks/results/fwrnn.json``) between
 two marker lines of README.md, and ``tests/test_readme.py`` fails when the README is stale.
 
     python -m fwcourse readme           # rewrite the block in README.md
@@ -27,7 +27,7 @@ def render() -> str:
     """The Markdown between the markers: the corpus, and the comparison of the methods per corpus."""
     from fwcourse.experiments.lm_compare import CARRIED, summary  # the results page's own summary
 
-    lines = [_ba2016_line(), _time_budget_line()]
+    lines = [_ba2016_line(), _fwrnn_cost_line(), _time_budget_line()]
     for c in _load("corpora.json"):
         if c["corpus"] != "docstrings":
             continue
@@ -90,6 +90,26 @@ def _ba2016_line() -> str:
             "mean ± sd over seeds, one protocol for every model): " + "; ".join(parts) +
             f". {done} of the table's {cells} cells (model x R) have their {ba2016.TABLE1_SEEDS} seeds; "
             "the page lists the rest and says, row by row, why ours and the paper's differ.")
+
+
+def _fwrnn_cost_line() -> str:
+    """The fast-weight RNN's training step over an LSTM's, per backend and R, against the FLOP
+    count's prediction (benchmarks/results/fwrnn.json, from ``python benchmarks/bench_fwrnn.py``)."""
+    path = repo_root() / "benchmarks" / "results" / "fwrnn.json"
+    bench = json.loads(path.read_text("utf-8")) if path.exists() else None
+    if bench is None or bench["quick"]:
+        return "- **Cost of the fast-weight RNN**: not measured yet (`python benchmarks/bench_fwrnn.py`)."
+    names = {"jax": "JAX", "tensorflow-xla": "TensorFlow with XLA",
+             "tensorflow": "TensorFlow without (the layer compiling its own loop)"}
+    steps = [r for r in bench["records"] if r["table"] == "training"]
+    sizes = sorted({r["R"] for r in steps})
+    per_backend = [f"{names[b]} " + "/".join(f"{r['ratio']:.2f}" for r in sorted(
+        (r for r in steps if r["backend"] == b), key=lambda r: r["R"])) for b in dict.fromkeys(r["backend"] for r in steps)]
+    flops = "/".join(f"{r['flop_ratio']:.2f}" for r in sorted(
+        (r for r in steps if r["backend"] == steps[0]["backend"]), key=lambda r: r["R"]))
+    return (f"- **Cost of the fast-weight RNN** (`benchmarks/results/fwrnn.md`, `python benchmarks/bench_fwrnn.py`; "
+            f"{bench['machine']}): its training step over an LSTM's at R = {', '.join(map(str, sizes))}: "
+            + "; ".join(per_backend) + f". The FLOP counts predict {flops}.")
 
 
 def _time_budget_line() -> str:
