@@ -13,8 +13,8 @@ Ratios are measured in one run on the same machine. Usage::
     python benchmarks/bench_fwrnn.py [--quick] [--backends jax tensorflow tensorflow-xla]
 
 ``tensorflow-xla`` is the TensorFlow backend with both models compiled with ``jit_compile=True``
-(Keras leaves XLA off for TensorFlow on a CPU). Prints a table and writes it to
-``benchmarks/results/fwrnn.md``.
+(Keras leaves XLA off for TensorFlow on a CPU). Prints the tables and writes them to
+``benchmarks/results/fwrnn.md``, their numbers to ``fwrnn.json`` (which the README's line reads).
 """
 from __future__ import annotations
 
