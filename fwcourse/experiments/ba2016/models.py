@@ -84,9 +84,9 @@ def build_model(model: str, units: int, *, embed_dim: int = 100, hidden: int = 1
         optimizer=keras.optimizers.Adam(learning_rate, clipnorm=clipnorm),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         metrics=["accuracy"],
-        # XLA for every model and backend: Keras leaves it off for TensorFlow on a CPU-only machine,
-        # where the fast-weight RNN's many small per-step ops then cost 2.5x an LSTM's step
-        # (benchmarks/results/fwrnn.md); compiled, it costs less than the LSTM's
+        # XLA for every model and backend, so that all are timed compiled alike: Keras leaves it
+        # off for TensorFlow on a CPU-only machine, where FastWeightRNN would compile its own loop
+        # but the other models would run op by op (benchmarks/results/fwrnn.md)
         jit_compile=True,
     )
     return net
