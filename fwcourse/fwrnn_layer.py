@@ -25,7 +25,7 @@ is then the RNN + LayerNorm control of the same depth.
 """
 from __future__ import annotations
 
-import functools
+import weakref
 from typing import NamedTuple
 
 import keras
@@ -306,13 +306,20 @@ class LoopSettings(NamedTuple):
     unroll: bool
 
 
-@functools.cache
-def _xla_loop():
-    """``FastWeightRNN._loop`` compiled by XLA, as one TensorFlow function."""
-    import tensorflow as tf
+# one compiled loop per layer, dropped with the layer: its traces hold the layer's variables
+_COMPILED_LOOPS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
-    return tf.function(lambda layer, sequences, initial_state, mask, settings: layer._loop(
-        sequences, initial_state, mask, settings), jit_compile=True, autograph=False)
+
+def _compiled_loop(layer: "FastWeightRNN"):
+    """``layer._loop`` compiled by XLA, as a TensorFlow function that holds the layer weakly."""
+    if layer not in _COMPILED_LOOPS:
+        import tensorflow as tf
+
+        ref = weakref.ref(layer)
+        _COMPILED_LOOPS[layer] = tf.function(
+            lambda sequences, initial_state, mask, settings: ref()._loop(sequences, initial_state, mask, settings),
+            jit_compile=True, autograph=False)
+    return _COMPILED_LOOPS[layer]
 
 
 @keras.saving.register_keras_serializable(package="fwcourse")
@@ -401,8 +408,11 @@ class FastWeightRNN(keras.layers.RNN):
             return super().inner_loop(sequences, initial_state, mask, training=training)
         settings = LoopSettings(self._memory_starts_empty, self.go_backwards, self.return_sequences,
                                 self.zero_output_for_mask, self.unroll)
-        if compiles_own_loop(sequences.shape[1], self.jit_compile):
-            return _xla_loop()(self, sequences, initial_state, mask, settings._replace(unroll=True))
+        # Keras' unrolled TensorFlow loop zeroes the outputs of a backwards pass with the mask
+        # unreversed (Bidirectional sets zero_output_for_mask), so that case keeps the while loop
+        keras_bug = mask is not None and self.go_backwards and self.zero_output_for_mask
+        if compiles_own_loop(sequences.shape[1], self.jit_compile) and not keras_bug:
+            return _compiled_loop(self)(sequences, initial_state, mask, settings._replace(unroll=True))
         return self._loop(sequences, initial_state, mask, settings)
 
     def _loop(self, sequences, initial_state, mask, settings: "LoopSettings"):

@@ -171,8 +171,8 @@ def test_compiled_loop_matches_the_reference_and_the_uncompiled_gradients(units,
     import tensorflow as tf
 
     assert memory_form(units, 3, 6, 2) == form
-    compiled, xla_loop = [], fwrnn_layer._xla_loop
-    monkeypatch.setattr(fwrnn_layer, "_xla_loop", lambda: compiled.append(1) or xla_loop())
+    compiled, compiled_loop = [], fwrnn_layer._compiled_loop
+    monkeypatch.setattr(fwrnn_layer, "_compiled_loop", lambda layer: compiled.append(1) or compiled_loop(layer))
     rng = np.random.default_rng(6)
     x = rng.standard_normal((2, 6, 3))
     layer = FastWeightRNN(units, inner_steps=2, return_sequences=True, dtype="float64")
@@ -197,6 +197,48 @@ def test_compiled_loop_matches_the_reference_and_the_uncompiled_gradients(units,
     for e, t in zip(eager, traced):
         np.testing.assert_allclose(np.asarray(t), np.asarray(e), rtol=1e-9, atol=1e-12)
     assert len(compiled) >= 4
+
+
+@pytest.mark.parametrize("backwards", [False, True])
+@pytest.mark.parametrize("zero_output", [False, True])
+@pytest.mark.parametrize("units", [4, 12])  # matrix and attention form at T = 6
+def test_traced_calls_with_a_mask_match_eager_ones(backwards, zero_output, units):
+    """Every combination of direction and zeroed outputs under a mask, traced (compiled where it
+    can be) as eager, outputs and final states."""
+    import tensorflow as tf
+
+    rng = np.random.default_rng(7)
+    x = tf.constant(rng.standard_normal((3, 6, 3)), dtype="float32")
+    mask = tf.constant(np.arange(6) < np.array([[6], [4], [2]]))
+    layer = FastWeightRNN(units, inner_steps=2, return_sequences=True, return_state=True,
+                          go_backwards=backwards, zero_output_for_mask=zero_output)
+    layer.build((None, 6, 3))
+    _randomise(layer, rng)
+    for eager, traced in zip(layer(x, mask=mask), tf.function(lambda x, m: layer(x, mask=m))(x, mask)):
+        np.testing.assert_allclose(np.asarray(traced), np.asarray(eager), rtol=1e-5, atol=1e-5)
+
+
+def test_bidirectional_over_padding_matches_eager_calls():
+    tokens = np.where(np.arange(7) < np.array([[7], [3]]), np.random.default_rng(8).integers(1, 9, (2, 7)), 0)
+    model = keras.Sequential([keras.layers.Embedding(9, 4, mask_zero=True),
+                              keras.layers.Bidirectional(FastWeightRNN(6, return_sequences=True))])
+    np.testing.assert_allclose(model.predict(tokens, verbose=0), np.asarray(model(tokens)), rtol=1e-5, atol=1e-5)
+
+
+def test_a_compiled_loop_is_freed_with_its_layer():
+    import gc
+    import weakref
+
+    import tensorflow as tf
+
+    before = len(fwrnn_layer._COMPILED_LOOPS)
+    layer = FastWeightRNN(8)
+    tf.function(lambda x: layer(x))(np.zeros((2, 6, 3), dtype="float32"))
+    assert layer in fwrnn_layer._COMPILED_LOOPS
+    kernel = weakref.ref(layer.cell.kernel.value)
+    del layer
+    gc.collect()
+    assert kernel() is None and len(fwrnn_layer._COMPILED_LOOPS) == before
 
 
 def test_trains_inside_a_model_and_saves(tmp_path):

@@ -29,7 +29,7 @@ def test_fwrnn_cost_line_reads_the_benchmark_and_skips_a_quick_run(tmp_path, mon
     records.append({"backend": "tensorflow", "table": "loop", "T": 3})
     (results / "fwrnn.json").write_text(json.dumps({"machine": "m", "quick": False, "records": records}))
     line = readme._fwrnn_cost_line()
-    assert "at R = 20, 50: JAX 0.80/0.90; TensorFlow without (the layer compiling its own loop) 1.10/1.20." in line
+    assert "at R = 20, 50: JAX 0.80/0.90; TensorFlow, model without XLA (the layer compiles its own loop) 1.10/1.20." in line
     assert line.endswith("The FLOP counts predict 0.32/0.35.")
     (results / "fwrnn.json").write_text(json.dumps({"machine": "m", "quick": True, "records": records}))
     assert "not measured yet" in readme._fwrnn_cost_line()

@@ -100,7 +100,7 @@ def _fwrnn_cost_line() -> str:
     if bench is None or bench["quick"]:
         return "- **Cost of the fast-weight RNN**: not measured yet (`python benchmarks/bench_fwrnn.py`)."
     names = {"jax": "JAX", "tensorflow-xla": "TensorFlow with XLA",
-             "tensorflow": "TensorFlow without (the layer compiling its own loop)"}
+             "tensorflow": "TensorFlow, model without XLA (the layer compiles its own loop)"}
     steps = [r for r in bench["records"] if r["table"] == "training"]
     sizes = sorted({r["R"] for r in steps})
     per_backend = [f"{names[b]} " + "/".join(f"{r['ratio']:.2f}" for r in sorted(
