@@ -100,8 +100,9 @@ def build_model(
     elif kind == "fastweights":
         from fwcourse.fwrnn_layer import FastWeightRNN  # written beside this module; loaded on use
 
+        # jit_compile=False keeps the layer from compiling its own loop too
         x = FastWeightRNN(validate.positive_int(units, "units"), kernel_initializer=init("GlorotUniform"),
-                          recurrent_initializer=init("Orthogonal"))(x)
+                          recurrent_initializer=init("Orthogonal"), jit_compile="auto" if jit_compile else False)(x)
     else:
         heads = validate.positive_int(heads, "heads")
         if d % heads:
