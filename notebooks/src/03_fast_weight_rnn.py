@@ -188,8 +188,10 @@ print(max(np.abs(attention_read(h_seq[:t + 1], query, decay, fast_lr) - A_seq[t]
 # padded steps; TensorFlow and JAX backends). It keeps the memory in whichever of the two forms
 # above costs fewer operations for the sequence at hand (`memory_form`): $A(t)$ itself, $H^2$
 # numbers a step, or the attention form over the states written so far, $T H$ numbers a step.
-# `benchmarks/results/fwrnn.md` times both against an LSTM. With the same weights it gives the
-# NumPy reference's output:
+# On TensorFlow, which runs a model op by op on a CPU unless it is compiled with XLA, the layer
+# compiles its own loop over time (`jit_compile="auto"`), since its many small per-step operations
+# are slow one by one; `benchmarks/results/fwrnn.md` times both ways against an LSTM. With the same
+# weights it gives the NumPy reference's output:
 
 # %%
 import keras
