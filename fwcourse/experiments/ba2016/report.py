@@ -161,7 +161,8 @@ def explain(records: list[dict], tolerance: float = 1.0) -> list[str]:
                    f"error under {PLATEAU:g}%)" + (f", at step {np.mean(exits):,.0f} on average" if exits else "") +
                    ". The paper gives no training budget: one that ended before then is a likely reason, not a finding.")
         elif 100 * mean < paper:
-            why = "ours is lower than the paper's."
+            why = ("ours is lower than the paper's. The paper gives no training budget: a longer one on our side, "
+                   "or settings of ours that differ from the paper's, are likely reasons, not findings.")
         else:
             falling = sum(still_falling(r) for r in runs)
             why = (f"budget: the error was still falling when {falling} of {len(runs)} run(s) stopped."
