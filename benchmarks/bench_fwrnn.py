@@ -51,6 +51,16 @@ def predicted_ratio(units: int, steps: int, embed_dim: int, hidden: int, classes
     return fast / (steps * lstm_step_flops(units, embed_dim) + head), form
 
 
+def step_ms(nets: dict, x, y, rounds: int) -> dict:
+    """Milliseconds a training step of each compiled model, the best of ``rounds`` interleaved
+    rounds of 10 steps: the models see the same load from the machine."""
+    ms = {key: float("inf") for key in nets}
+    for _ in range(rounds):
+        for key, net in nets.items():
+            ms[key] = min(ms[key], 100 * best_time(lambda: [net.train_on_batch(x, y) for _ in range(10)], 1))
+    return ms
+
+
 def training_steps(sizes: list[int], rounds: int, xla: bool) -> tuple[list[str], list[dict]]:
     """The training-step table on the backend this process runs, and its rows as records; ``xla``
     compiles both models with XLA."""
@@ -71,12 +81,7 @@ def training_steps(sizes: list[int], rounds: int, xla: bool) -> tuple[list[str],
                 net.jit_compile = xla
             for _ in range(3):  # compile and warm up
                 net.train_on_batch(data.x, data.y)
-        # interleaved rounds, the best of each: the models see the same load from the machine
-        ms = {model: float("inf") for model in MODELS}
-        for _ in range(rounds):
-            for model, net in nets.items():
-                seconds = best_time(lambda: [net.train_on_batch(data.x, data.y) for _ in range(10)], 1)
-                ms[model] = min(ms[model], 100 * seconds)
+        ms = step_ms(nets, data.x, data.y, rounds)
         measured = ms["fastweights"] / ms["lstm"]
         predicted, form = predicted_ratio(units, steps, 100, 100, retrieval.NUM_CLASSES)
         rows.append(f"| {units} | {form} | {ms['lstm']:.2f} | {ms['fastweights']:.2f} | {measured:.2f} | "
@@ -128,10 +133,7 @@ def loop_compile(lengths: list[int], units: int, rounds: int) -> tuple[list[str]
             net.train_on_batch(x, y)
             first[jit] = time.perf_counter() - start
             nets[jit] = net
-        ms = {jit: float("inf") for jit in nets}
-        for _ in range(rounds):
-            for jit, net in nets.items():
-                ms[jit] = min(ms[jit], 100 * best_time(lambda: [net.train_on_batch(x, y) for _ in range(10)], 1))
+        ms = step_ms(nets, x, y, rounds)
         rows.append(f"| {steps} | {ms[False]:.2f} | {ms[True]:.2f} | {ms[True] / ms[False]:.2f} | "
                     f"{first[False]:.1f} | {first[True]:.1f} |")
         records.append({"T": steps, "R": units, "op_by_op_ms": ms[False], "xla_ms": ms[True],

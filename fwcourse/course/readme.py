@@ -101,12 +101,12 @@ def _fwrnn_cost_line() -> str:
         return "- **Cost of the fast-weight RNN**: not measured yet (`python benchmarks/bench_fwrnn.py`)."
     names = {"jax": "JAX", "tensorflow-xla": "TensorFlow with XLA",
              "tensorflow": "TensorFlow, model without XLA (the layer compiles its own loop)"}
-    steps = [r for r in bench["records"] if r["table"] == "training"]
+    steps = sorted((r for r in bench["records"] if r["table"] == "training"), key=lambda r: r["R"])
     sizes = sorted({r["R"] for r in steps})
-    per_backend = [f"{names[b]} " + "/".join(f"{r['ratio']:.2f}" for r in sorted(
-        (r for r in steps if r["backend"] == b), key=lambda r: r["R"])) for b in dict.fromkeys(r["backend"] for r in steps)]
-    flops = "/".join(f"{r['flop_ratio']:.2f}" for r in sorted(
-        (r for r in steps if r["backend"] == steps[0]["backend"]), key=lambda r: r["R"]))
+    backends = list(dict.fromkeys(r["backend"] for r in bench["records"] if r["table"] == "training"))
+    per_backend = [f"{names[b]} " + "/".join(f"{r['ratio']:.2f}" for r in steps if r["backend"] == b)
+                   for b in backends]
+    flops = "/".join(f"{r['flop_ratio']:.2f}" for r in steps if r["backend"] == backends[0])
     return (f"- **Cost of the fast-weight RNN** (`benchmarks/results/fwrnn.md`, `python benchmarks/bench_fwrnn.py`; "
             f"{bench['machine']}): its training step over an LSTM's at R = {', '.join(map(str, sizes))}: "
             + "; ".join(per_backend) + f". The FLOP counts predict {flops}.")

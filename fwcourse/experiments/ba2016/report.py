@@ -254,9 +254,14 @@ def targets(records: list[dict]) -> list[str]:
     return out
 
 
+def _model_defaults() -> dict:
+    """``build_model``'s default arguments (clipping, λ, η, the A-LSTM's copies), by name."""
+    return {k: p.default for k, p in inspect.signature(build_model).parameters.items()}
+
+
 def _protocol(settings: dict) -> str:
     """The training protocol of a Table 1 section, read from its runs' settings and ``build_model``."""
-    clipnorm = inspect.signature(build_model).parameters["clipnorm"].default
+    clipnorm = _model_defaults()["clipnorm"]
     return (f"The same protocol for every model and R: Adam from {settings['learning_rate']:g} with a cosine "
             f"decay to {LR_FLOOR:.0%} over {settings['max_steps']:,} steps (or {settings['max_minutes']:g} minutes "
             f"of training, whichever comes first), batch {settings['batch_size']}, gradient norm clipped at "
@@ -267,7 +272,7 @@ def _protocol(settings: dict) -> str:
 def _protocol_notes(records: list[dict]) -> str:
     """How the Table 1 protocol was fixed, and what of its budget stopped the runs."""
     settings = records[0]["settings"]
-    model_defaults = {k: p.default for k, p in inspect.signature(build_model).parameters.items()}
+    model_defaults = _model_defaults()
     reach = TABLE1["patience"] * settings["eval_every"]
     short = [f"{LABELS[r['model']]} R={r['R']} seed {r['seed']} ({r['steps']:,} steps)"
              for r in records if r["steps"] < TABLE1["max_steps"]]
