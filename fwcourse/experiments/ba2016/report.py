@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import math
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -218,7 +219,8 @@ def plot_learning_curves(records: list[dict], min_steps: int = 0, ncols: int = 3
     fig = plt.figure(figsize=(4.6 * cols, 3.3 * rows))
     for i, (group, units) in enumerate(panels):
         ax = plot_curves(group, units, ax=fig.add_subplot(rows, cols, i + 1))
-        ax.set_title(f"R = {units}: {budget_label(group[0])}", fontsize=8)
+        # wrapped: a budget's label is wider than its panel and ran into the next panel's title
+        ax.set_title(textwrap.fill(f"R = {units}: {budget_label(group[0])}", 60), fontsize=8)
     fig.suptitle("validation error during training")
     fig.tight_layout()
     return fig
