@@ -49,6 +49,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from fwcourse.recurrent_cell import RecurrentCell, RecurrentLayer
 from fwcourse.util import validate
 
 
@@ -76,7 +77,7 @@ def _complex_mul(a, b, half: int):
 
 
 @keras.saving.register_keras_serializable(package="fwcourse")
-class AssociativeLSTMCell(keras.layers.Layer):
+class AssociativeLSTMCell(RecurrentCell):
     """One step of the Associative LSTM; see the module docstring for the equations.
 
     Args:
@@ -87,9 +88,8 @@ class AssociativeLSTMCell(keras.layers.Layer):
             the config: a saved layer is rebuilt with the same permutations.
         unit_forget_bias: add 1 to the forget gate's bias at initialisation, as
             ``keras.layers.LSTM`` does by default.
-        kernel_initializer, recurrent_initializer, bias_initializer: for the kernel, the
-            recurrent kernel and the bias.
-        kernel_regularizer, recurrent_regularizer, bias_regularizer: likewise.
+        **kwargs: the initializers and regularizers of the kernel, the recurrent kernel and the
+            bias, as for :class:`fwcourse.recurrent_cell.RecurrentCell`, and a Layer's arguments.
 
     State: ``[h (batch, R), memory (batch, N·R)]``, the N copies of the memory flattened.
     """
@@ -100,12 +100,6 @@ class AssociativeLSTMCell(keras.layers.Layer):
         copies: int = 4,
         permutation_seed: int | None = None,
         unit_forget_bias: bool = True,
-        kernel_initializer="glorot_uniform",
-        recurrent_initializer="orthogonal",
-        bias_initializer="zeros",
-        kernel_regularizer=None,
-        recurrent_regularizer=None,
-        bias_regularizer=None,
         **kwargs,
     ) -> None:
         super().__init__(**kwargs)
@@ -113,12 +107,6 @@ class AssociativeLSTMCell(keras.layers.Layer):
         self.permutation_seed = (int(np.random.randint(2**31 - 1)) if permutation_seed is None
                                  else validate.positive_int(permutation_seed, "permutation_seed", minimum=0))
         self.unit_forget_bias = bool(unit_forget_bias)
-        self.kernel_initializer = keras.initializers.get(kernel_initializer)
-        self.recurrent_initializer = keras.initializers.get(recurrent_initializer)
-        self.bias_initializer = keras.initializers.get(bias_initializer)
-        self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
-        self.recurrent_regularizer = keras.regularizers.get(recurrent_regularizer)
-        self.bias_regularizer = keras.regularizers.get(bias_regularizer)
         half = self.units // 2
         perms = np.random.default_rng(self.permutation_seed).permuted(
             np.tile(np.arange(half), (self.copies, 1)), axis=1)
@@ -128,29 +116,14 @@ class AssociativeLSTMCell(keras.layers.Layer):
         self.output_size = self.units
 
     def build(self, input_shape) -> None:
-        if len(input_shape) != 2 or input_shape[-1] is None:
-            raise ValueError(
-                f"AssociativeLSTMCell inputs must have shape (batch, features) with known features; "
-                f"got {tuple(input_shape)}."
-            )
         R, half = self.units, self.units // 2
-        self.kernel = self.add_weight(
-            shape=(input_shape[-1], 3 * half + 3 * R), name="kernel",
-            initializer=self.kernel_initializer, regularizer=self.kernel_regularizer,
-        )
-        self.recurrent_kernel = self.add_weight(
-            shape=(R, 3 * half + 2 * R), name="recurrent_kernel",
-            initializer=self.recurrent_initializer, regularizer=self.recurrent_regularizer,
-        )
-        bias_initializer = self.bias_initializer
-        if self.unit_forget_bias:
-            def bias_initializer(shape, dtype=None):
-                forget = keras.initializers.Ones()((half,), dtype=dtype)
-                return ops.concatenate([forget, self.bias_initializer((shape[0] - half,), dtype=dtype)])
-        self.bias = self.add_weight(
-            shape=(3 * half + 3 * R,), name="bias", initializer=bias_initializer,
-            regularizer=self.bias_regularizer,
-        )
+
+        def forget_bias_one(shape, dtype=None):
+            forget = keras.initializers.Ones()((half,), dtype=dtype)
+            return ops.concatenate([forget, self.bias_initializer((shape[0] - half,), dtype=dtype)])
+
+        self.add_kernels(input_shape, 3 * half + 3 * R, 3 * half + 2 * R, 3 * half + 3 * R,
+                         forget_bias_one if self.unit_forget_bias else None)
 
     def call(self, inputs, states, training=False):
         R, half = self.units, self.units // 2
@@ -170,36 +143,18 @@ class AssociativeLSTMCell(keras.layers.Layer):
         h = g_o * _bound(read, half)
         return h, [h, ops.reshape(memory, (-1, self.copies * R))]
 
-    def get_initial_state(self, batch_size=None):
-        return [ops.zeros((batch_size, size), dtype=self.compute_dtype) for size in self.state_size]
-
     def get_config(self) -> dict:
-        ser = keras.initializers.serialize
-        reg = keras.regularizers.serialize
         return {
             **super().get_config(),
             "units": self.units,
             "copies": self.copies,
             "permutation_seed": self.permutation_seed,
             "unit_forget_bias": self.unit_forget_bias,
-            "kernel_initializer": ser(self.kernel_initializer),
-            "recurrent_initializer": ser(self.recurrent_initializer),
-            "bias_initializer": ser(self.bias_initializer),
-            "kernel_regularizer": reg(self.kernel_regularizer),
-            "recurrent_regularizer": reg(self.recurrent_regularizer),
-            "bias_regularizer": reg(self.bias_regularizer),
         }
 
 
-_CELL_KEYS = (
-    "units", "copies", "permutation_seed", "unit_forget_bias", "kernel_initializer",
-    "recurrent_initializer", "bias_initializer", "kernel_regularizer", "recurrent_regularizer",
-    "bias_regularizer",
-)
-
-
 @keras.saving.register_keras_serializable(package="fwcourse")
-class AssociativeLSTM(keras.layers.RNN):
+class AssociativeLSTM(RecurrentLayer):
     """The Associative LSTM of Danihelka et al. (2016) as a Keras layer, used like
     ``keras.layers.LSTM``: Ba et al.'s (2016) A-LSTM baseline.
 
@@ -214,6 +169,8 @@ class AssociativeLSTM(keras.layers.RNN):
             keras.layers.Dense(10),
         ])
     """
+
+    cell_keys = ("units", "copies", "permutation_seed", "unit_forget_bias")
 
     def __init__(
         self,
@@ -247,18 +204,6 @@ class AssociativeLSTM(keras.layers.RNN):
             go_backwards=go_backwards, stateful=stateful, unroll=unroll, **kwargs,
         )
 
-    def build(self, sequences_shape, initial_state_shape=None) -> None:
-        if len(sequences_shape) != 3 or sequences_shape[-1] is None:
-            raise ValueError(
-                f"AssociativeLSTM inputs must have shape (batch, time, features) with known "
-                f"features; got {tuple(sequences_shape)}."
-            )
-        super().build(sequences_shape, initial_state_shape)
-
-    @property
-    def units(self) -> int:
-        return self.cell.units
-
     @property
     def copies(self) -> int:
         return self.cell.copies
@@ -267,13 +212,3 @@ class AssociativeLSTM(keras.layers.RNN):
     def permutations(self) -> np.ndarray:
         """(copies, units) column indices: copy s reads a key k as ``k[..., permutations[s]]``."""
         return self.cell.permutations
-
-    def get_config(self) -> dict:
-        config = super().get_config()
-        del config["cell"]
-        cell_config = self.cell.get_config()
-        return {**config, **{k: cell_config[k] for k in _CELL_KEYS}}
-
-    @classmethod
-    def from_config(cls, config: dict) -> "AssociativeLSTM":
-        return cls(**config)

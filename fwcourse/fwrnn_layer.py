@@ -35,6 +35,7 @@ from keras import ops
 # is not exported under keras.backend
 from keras.src.backend import rnn as backend_rnn
 
+from fwcourse.recurrent_cell import RecurrentCell, RecurrentLayer
 from fwcourse.util import validate
 from fwcourse.util.numerics import LN_EPSILON
 
@@ -48,7 +49,7 @@ def _check_hyper(units, inner_steps, decay, fast_lr) -> tuple[int, int, float, f
 
 
 @keras.saving.register_keras_serializable(package="fwcourse")
-class FastWeightRNNCell(keras.layers.Layer):
+class FastWeightRNNCell(RecurrentCell):
     """One step of the fast-weight RNN; see the module docstring for the equations.
 
     Args:
@@ -59,8 +60,8 @@ class FastWeightRNNCell(keras.layers.Layer):
         activation: f (ReLU in the paper).
         use_bias: whether the slow pre-activation has a bias b.
         layer_norm_epsilon: ε of the LayerNorm.
-        kernel_initializer, recurrent_initializer, bias_initializer: for C, W, b.
-        kernel_regularizer, recurrent_regularizer, bias_regularizer: for C, W, b.
+        **kwargs: the initializers and regularizers of C (kernel), W (recurrent kernel) and b
+            (bias), as for :class:`fwcourse.recurrent_cell.RecurrentCell`, and a Layer's arguments.
     """
 
     def __init__(
@@ -72,12 +73,6 @@ class FastWeightRNNCell(keras.layers.Layer):
         activation="relu",
         use_bias: bool = True,
         layer_norm_epsilon: float = LN_EPSILON,
-        kernel_initializer="glorot_uniform",
-        recurrent_initializer="orthogonal",
-        bias_initializer="zeros",
-        kernel_regularizer=None,
-        recurrent_regularizer=None,
-        bias_regularizer=None,
         **kwargs,
     ) -> None:
         super().__init__(**kwargs)
@@ -87,12 +82,6 @@ class FastWeightRNNCell(keras.layers.Layer):
         self.activation = keras.activations.get(activation)
         self.use_bias = bool(use_bias)
         self.layer_norm_epsilon = float(validate.in_range(layer_norm_epsilon, "layer_norm_epsilon", 0, low_open=True))
-        self.kernel_initializer = keras.initializers.get(kernel_initializer)
-        self.recurrent_initializer = keras.initializers.get(recurrent_initializer)
-        self.bias_initializer = keras.initializers.get(bias_initializer)
-        self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
-        self.recurrent_regularizer = keras.regularizers.get(recurrent_regularizer)
-        self.bias_regularizer = keras.regularizers.get(bias_regularizer)
         self.has_memory = self.fast_lr > 0
         # the memory A travels flattened, (batch, units²), so that every backend's RNN loop and
         # mask handling treat it like any other state
@@ -100,23 +89,7 @@ class FastWeightRNNCell(keras.layers.Layer):
         self.output_size = self.units
 
     def build(self, input_shape) -> None:
-        if len(input_shape) != 2 or input_shape[-1] is None:
-            raise ValueError(
-                f"FastWeightRNNCell inputs must have shape (batch, features) with known features; "
-                f"got {tuple(input_shape)}."
-            )
-        self.kernel = self.add_weight(
-            shape=(input_shape[-1], self.units), name="kernel",
-            initializer=self.kernel_initializer, regularizer=self.kernel_regularizer,
-        )
-        self.recurrent_kernel = self.add_weight(
-            shape=(self.units, self.units), name="recurrent_kernel",
-            initializer=self.recurrent_initializer, regularizer=self.recurrent_regularizer,
-        )
-        self.bias = self.add_weight(
-            shape=(self.units,), name="bias", initializer=self.bias_initializer,
-            regularizer=self.bias_regularizer,
-        ) if self.use_bias else None
+        self.add_kernels(input_shape, self.units, self.units, self.units if self.use_bias else None)
         # named as in the NumPy reference (fwcourse.util.numerics.layer_norm: gain and bias)
         self.ln_gain = self.add_weight(shape=(self.units,), name="ln_gain", initializer="ones")
         self.ln_bias = self.add_weight(shape=(self.units,), name="ln_bias", initializer="zeros")
@@ -183,12 +156,7 @@ class FastWeightRNNCell(keras.layers.Layer):
     def call(self, inputs, states, training=False):
         return self.projected_step(self.project(inputs), states)
 
-    def get_initial_state(self, batch_size=None):
-        return [ops.zeros((batch_size, size), dtype=self.compute_dtype) for size in self.state_size]
-
     def get_config(self) -> dict:
-        ser = keras.initializers.serialize
-        reg = keras.regularizers.serialize
         return {
             **super().get_config(),
             "units": self.units,
@@ -198,12 +166,6 @@ class FastWeightRNNCell(keras.layers.Layer):
             "activation": keras.activations.serialize(self.activation),
             "use_bias": self.use_bias,
             "layer_norm_epsilon": self.layer_norm_epsilon,
-            "kernel_initializer": ser(self.kernel_initializer),
-            "recurrent_initializer": ser(self.recurrent_initializer),
-            "bias_initializer": ser(self.bias_initializer),
-            "kernel_regularizer": reg(self.kernel_regularizer),
-            "recurrent_regularizer": reg(self.recurrent_regularizer),
-            "bias_regularizer": reg(self.bias_regularizer),
         }
 
 
@@ -257,13 +219,6 @@ def memory_form(units: int, features: int, steps: int | None, inner_steps: int =
         return "matrix"
     costs = {form: step_flops(units, features, steps, inner_steps, form) for form in FORMS}
     return min(FORMS, key=costs.__getitem__)
-
-
-_CELL_KEYS = (
-    "units", "inner_steps", "decay", "fast_lr", "activation", "use_bias", "layer_norm_epsilon",
-    "kernel_initializer", "recurrent_initializer", "bias_initializer",
-    "kernel_regularizer", "recurrent_regularizer", "bias_regularizer",
-)
 
 
 # The longest sequence whose loop FastWeightRNN(jit_compile="auto") has TensorFlow compile with
@@ -323,7 +278,7 @@ def _compiled_loop(layer: "FastWeightRNN"):
 
 
 @keras.saving.register_keras_serializable(package="fwcourse")
-class FastWeightRNN(keras.layers.RNN):
+class FastWeightRNN(RecurrentLayer):
     """The fast-weight RNN of Ba et al. (2016) as a Keras layer, used like ``keras.layers.LSTM``.
 
     Input (batch, time, features); output (batch, units), or (batch, time, units) with
@@ -340,6 +295,8 @@ class FastWeightRNN(keras.layers.RNN):
             keras.layers.Dense(10, activation="softmax"),
         ])
     """
+
+    cell_keys = ("units", "inner_steps", "decay", "fast_lr", "activation", "use_bias", "layer_norm_epsilon")
 
     def __init__(
         self,
@@ -382,14 +339,6 @@ class FastWeightRNN(keras.layers.RNN):
         self.jit_compile = jit_compile
         # set by call for its inner_loop: whether A(0) = 0, as the attention form assumes
         self._memory_starts_empty = False
-
-    def build(self, sequences_shape, initial_state_shape=None) -> None:
-        if len(sequences_shape) != 3 or sequences_shape[-1] is None:
-            raise ValueError(
-                f"FastWeightRNN inputs must have shape (batch, time, features) with known "
-                f"features; got {tuple(sequences_shape)}."
-            )
-        super().build(sequences_shape, initial_state_shape)
 
     def call(self, sequences, initial_state=None, mask=None, training=False):
         self._memory_starts_empty = initial_state is None
@@ -440,10 +389,6 @@ class FastWeightRNN(keras.layers.RNN):
         return last_output, outputs, states
 
     @property
-    def units(self) -> int:
-        return self.cell.units
-
-    @property
     def inner_steps(self) -> int:
         return self.cell.inner_steps
 
@@ -456,11 +401,4 @@ class FastWeightRNN(keras.layers.RNN):
         return self.cell.fast_lr
 
     def get_config(self) -> dict:
-        config = super().get_config()
-        del config["cell"]
-        cell_config = self.cell.get_config()
-        return {**config, **{k: cell_config[k] for k in _CELL_KEYS}, "jit_compile": self.jit_compile}
-
-    @classmethod
-    def from_config(cls, config: dict) -> "FastWeightRNN":
-        return cls(**config)
+        return {**super().get_config(), "jit_compile": self.jit_compile}

@@ -1,7 +1,8 @@
 """``python -m fwcourse readme``: the README's results section, rendered from ``data/*.json``.
 
 The numbers the README quotes about the language models are not typed in: this module renders
-them from the committed results files (``data/*.json``, ``benchmarks/results/fwrnn.json``) between
+them from the committed results files (``data/*.json``, ``benchmarks/results/fwrnn.json``, and the
+tables of the GPU benchmark's page ``benchmarks/results/fwl_gpu.md``) between
 two marker lines of README.md, and ``tests/test_readme.py`` fails when the README is stale.
 
     python -m fwcourse readme           # rewrite the block in README.md
@@ -65,6 +66,7 @@ def render() -> str:
                  f"{dyn['eval tokens/s']:,.0f} ({fwl['eval tokens/s'] / dyn['eval tokens/s']:.1f}x "
                  f"faster for the FWL).")
         lines.append(text)
+    lines.append(_fwl_cost_line())
     return "\n".join(lines)
 
 
@@ -110,6 +112,53 @@ def _fwrnn_cost_line() -> str:
     return (f"- **Cost of the fast-weight RNN** (`benchmarks/results/fwrnn.md`, `python benchmarks/bench_fwrnn.py`; "
             f"{bench['machine']}): its training step over an LSTM's at R = {', '.join(map(str, sizes))}: "
             + "; ".join(per_backend) + f". The FLOP counts predict {flops}.")
+
+
+def markdown_tables(text: str) -> list[tuple[str, list[dict[str, str]]]]:
+    """Every table of a Markdown page: (the last line of prose before it, its rows keyed by the
+    header's cells), bold marks dropped. The GPU benchmark's page is the record of a run on a
+    machine CI does not have, so the README reads its figures from the page itself."""
+    tables, caption, header, rows = [], "", None, []
+    for line in text.splitlines() + [""]:
+        cells = [c.strip().strip("*") for c in line.strip().strip("|").split("|")] if line.startswith("|") else None
+        if cells is None:
+            if header is not None:
+                tables.append((caption, rows))
+                header, rows = None, []
+            if line.strip():
+                caption = line.strip()
+        elif header is None:
+            header = cells
+        elif not set("".join(cells)) <= set("-: "):
+            rows.append(dict(zip(header, cells)))
+    return tables
+
+
+def _fwl_cost_line() -> str:
+    """The Fast Weight Layer's training step over the base model's, and causal linear attention's
+    time at 4x the sequence length (benchmarks/results/fwl_gpu.md, ``benchmarks/bench_fwl.py``)."""
+    path = repo_root() / "benchmarks" / "results" / "fwl_gpu.md"
+    if not path.exists():
+        return "- **Cost of a Fast Weight Layer**: not measured on a GPU yet (`benchmarks/bench_fwl.py`)."
+    text = path.read_text("utf-8")
+    device = next(line for line in text.splitlines() if line.startswith("Device:"))
+    device = device.removeprefix("Device:").split(",")[0].strip().removeprefix("one ")
+    tables = markdown_tables(text)
+    step = next(row for _, rows in tables for row in rows
+                if row.get("model", "").startswith("body-dominated") and row.get("T") == "1024")
+    attention = next(rows for caption, rows in tables if caption.startswith("B = 64"))
+
+    def ms(cell: str) -> float:
+        return float(cell.split()[0])
+
+    growth = {row["method"]: ms(row["T=4096"]) / ms(row["T=1024"]) for row in attention}
+    chunked = " and ".join(f"{v:.1f}x ({k.removeprefix('mixed chunk, ')})" for k, v in growth.items() if k.startswith("mixed"))
+    return (f"- **Cost of a Fast Weight Layer** (`benchmarks/results/fwl_gpu.md`, `benchmarks/bench_fwl.py`; "
+            f"{device}): the FWL's training step is {step['measured ratio']}x the base model's at "
+            f"T = {step['T']} for a model whose body dominates ({step['measured / predicted']}x its FLOP "
+            f"prediction). From T = 1024 to 4096 (batch 64), causal linear attention in mixed chunks "
+            f"takes {chunked} as long, the quadratic form {growth['quadratic']:.1f}x; the CPU "
+            f"figures are in `fwl.md`.")
 
 
 def _time_budget_line() -> str:
