@@ -227,6 +227,11 @@ def memory_form(units: int, features: int, steps: int | None, inner_steps: int =
 XLA_MAX_STEPS = 64
 
 
+def _check_jit_compile(jit_compile) -> None:
+    if jit_compile not in (True, False, "auto"):
+        raise ValueError(f"jit_compile must be True, False or 'auto'; got {jit_compile!r}.")
+
+
 def compiles_own_loop(steps: int | None, jit_compile: bool | str = "auto") -> bool:
     """Whether :class:`FastWeightRNN` compiles its loop over ``steps`` time steps with XLA itself.
 
@@ -239,6 +244,7 @@ def compiles_own_loop(steps: int | None, jit_compile: bool | str = "auto") -> bo
     of steps: with ``jit_compile="auto"`` up to :data:`XLA_MAX_STEPS`, with ``True`` any, with
     ``False`` none. JAX compiles the whole step anyway.
     """
+    _check_jit_compile(jit_compile)
     if not jit_compile or keras.backend.backend() != "tensorflow" or steps is None:
         return False
     if jit_compile == "auto" and steps > XLA_MAX_STEPS:
@@ -321,8 +327,7 @@ class FastWeightRNN(RecurrentLayer):
         jit_compile: bool | str = "auto",
         **kwargs,
     ) -> None:
-        if jit_compile not in (True, False, "auto"):
-            raise ValueError(f"jit_compile must be True, False or 'auto'; got {jit_compile!r}.")
+        _check_jit_compile(jit_compile)
         cell = FastWeightRNNCell(
             units, inner_steps=inner_steps, decay=decay, fast_lr=fast_lr, activation=activation,
             use_bias=use_bias, layer_norm_epsilon=layer_norm_epsilon,

@@ -162,6 +162,8 @@ def test_when_the_layer_compiles_its_own_loop():
     assert not compiles_own_loop(11, True)  # eager calls: a compile would be paid on every call
     compiled_step = tf.function(lambda: tf.constant(compiles_own_loop(11, True)), jit_compile=True)
     assert not bool(compiled_step())  # XLA compiles the whole step already
+    with pytest.raises(ValueError, match="jit_compile must be True, False or 'auto'; got 'yes'"):
+        compiles_own_loop(11, "yes")  # a truthy string is not a yes
 
 
 @pytest.mark.parametrize("units,form", [(4, "matrix"), (12, "attention")])
