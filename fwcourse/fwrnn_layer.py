@@ -228,7 +228,8 @@ XLA_MAX_STEPS = 64
 
 
 def _check_jit_compile(jit_compile) -> None:
-    if jit_compile not in (True, False, "auto"):
+    # not `in (True, False, "auto")`: 1, 0 and np.True_ compare equal to the booleans
+    if not (isinstance(jit_compile, bool) or (isinstance(jit_compile, str) and jit_compile == "auto")):
         raise ValueError(f"jit_compile must be True, False or 'auto'; got {jit_compile!r}.")
 
 

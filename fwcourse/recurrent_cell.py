@@ -85,6 +85,12 @@ class RecurrentLayer(keras.layers.RNN):
 
     cell_keys: tuple[str, ...] = ()
 
+    def __init_subclass__(cls, **kwargs) -> None:
+        super().__init_subclass__(**kwargs)
+        # without them the config would save no units, and from_config could not rebuild the layer
+        if "units" not in cls.cell_keys:
+            raise TypeError(f"{cls.__name__}.cell_keys must name the cell's arguments, units among them.")
+
     def build(self, sequences_shape, initial_state_shape=None) -> None:
         if len(sequences_shape) != 3 or sequences_shape[-1] is None:
             raise ValueError(

@@ -135,11 +135,11 @@ def test_targets_and_protocol_notes_are_read_from_the_runs():
     short = _record("fastweights", 50, 0, 0.006, [[250, 0.6], [90_000, 0.006]], table1)
     lines = ba2016.targets(fw + [short])
     assert lines[0] == "Fast weights R=20: at or below 1.81%; ours 1.81% (n=2): met"
-    assert lines[1] == ("Fast weights R=50: below 0.50%; ours 0.60% (n=1): not met (by seed: 0.60%; the "
+    assert lines[1] == ("Fast weights R=50: below 0.50%; ours 0.60% (n=1): not met (seed 0 0.60%; the "
                         "validation error still fell at the end in 1 of 1 run(s))")
     assert lines[2] == "Fast weights R=100: below 0.50%; not run"
     md = ba2016.render_markdown(fw + [short])
-    assert "- Fast weights R=50: below 0.50%; ours 0.60% (n=1): not met (by seed: 0.60%;" in md
+    assert "- Fast weights R=50: below 0.50%; ours 0.60% (n=1): not met (seed 0 0.60%;" in md
     assert "patience never stops a Table 1 run" in md  # 1000 evaluations × 250 steps > 120,000
     assert "(on the 50-minute cap or at a validation error of 0): Fast weights R=50 seed 0 (90,000 steps)." in md
     assert "The paper gives no" not in ba2016.render_markdown(fw)  # the reason only where it applies

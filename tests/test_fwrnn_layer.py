@@ -164,6 +164,8 @@ def test_when_the_layer_compiles_its_own_loop():
     assert not bool(compiled_step())  # XLA compiles the whole step already
     with pytest.raises(ValueError, match="jit_compile must be True, False or 'auto'; got 'yes'"):
         compiles_own_loop(11, "yes")  # a truthy string is not a yes
+    with pytest.raises(ValueError, match="jit_compile must be True, False or 'auto'; got 1"):
+        compiles_own_loop(11, 1)  # equal to True, but not a bool
 
 
 @pytest.mark.parametrize("units,form", [(4, "matrix"), (12, "attention")])

@@ -115,22 +115,35 @@ def _fwrnn_cost_line() -> str:
 
 
 def markdown_tables(text: str) -> list[tuple[str, list[dict[str, str]]]]:
-    """Every table of a Markdown page: (the last line of prose before it, its rows keyed by the
-    header's cells), bold marks dropped. The GPU benchmark's page is the record of a run on a
-    machine CI does not have, so the README reads its figures from the page itself."""
-    tables, caption, header, rows = [], "", None, []
+    """Every table of a Markdown page, as (its caption: the paragraph just before it, "" if none;
+    its rows keyed by the header's cells, bold marks dropped). Fenced code is skipped.
+
+    The GPU benchmark's page is the record of a run on a machine CI does not have, so the README
+    reads its figures from the page's tables."""
+    tables, paragraph, last, header, rows, fenced = [], [], "", None, [], False
     for line in text.splitlines() + [""]:
-        cells = [c.strip().strip("*") for c in line.strip().strip("|").split("|")] if line.startswith("|") else None
-        if cells is None:
-            if header is not None:
-                tables.append((caption, rows))
-                header, rows = None, []
-            if line.strip():
-                caption = line.strip()
-        elif header is None:
-            header = cells
-        elif not set("".join(cells)) <= set("-: "):
-            rows.append(dict(zip(header, cells)))
+        stripped = line.strip()
+        if stripped.startswith("```"):
+            fenced = not fenced
+        is_row = not fenced and stripped.startswith("|")
+        if header is not None and not is_row:  # the table ended: what follows has no caption yet
+            tables.append((caption, rows))
+            header, rows, last = None, [], ""
+        if fenced or stripped.startswith("```"):
+            paragraph, last = [], ""
+        elif is_row:
+            cells = [c.strip().replace("**", "") for c in stripped.strip("|").split("|")]
+            if header is None:
+                caption = " ".join(paragraph) or last
+                paragraph, header, separator = [], cells, True
+            elif separator:  # the line of dashes under the header
+                separator = False
+            else:
+                rows.append(dict(zip(header, cells)))
+        elif stripped:
+            paragraph.append(stripped)
+        elif paragraph:
+            last, paragraph = " ".join(paragraph), []
     return tables
 
 
@@ -141,24 +154,39 @@ def _fwl_cost_line() -> str:
     if not path.exists():
         return "- **Cost of a Fast Weight Layer**: not measured on a GPU yet (`benchmarks/bench_fwl.py`)."
     text = path.read_text("utf-8")
-    device = next(line for line in text.splitlines() if line.startswith("Device:"))
+
+    def find(what: str, items):
+        found = next(iter(items), None)
+        if found is None:
+            raise ValueError(f"benchmarks/results/fwl_gpu.md has no {what}; the README's line reads it from there.")
+        return found
+
+    device = find("'Device:' line", (line for line in text.splitlines() if line.startswith("Device:")))
     device = device.removeprefix("Device:").split(",")[0].strip().removeprefix("one ")
     tables = markdown_tables(text)
-    step = next(row for _, rows in tables for row in rows
-                if row.get("model", "").startswith("body-dominated") and row.get("T") == "1024")
-    attention = next(rows for caption, rows in tables if caption.startswith("B = 64"))
+    step = find("row of the body-dominated model at T = 1024 with 'measured ratio' and 'measured / predicted'",
+                (row for _, rows in tables for row in rows if row.get("model", "").startswith("body-dominated")
+                 and row.get("T") == "1024" and {"measured ratio", "measured / predicted"} <= row.keys()))
+    attention = find("table captioned 'B = 64' with rows 'quadratic' and 'mixed chunk, ...' and columns T=1024, T=4096",
+                     (rows for caption, rows in tables if caption.startswith("B = 64")
+                      and {"T=1024", "T=4096"} <= rows[0].keys() and {"quadratic", "mixed chunk"} <= {
+                          row["method"].split(",")[0] for row in rows}))
 
     def ms(cell: str) -> float:
         return float(cell.split()[0])
 
     growth = {row["method"]: ms(row["T=4096"]) / ms(row["T=1024"]) for row in attention}
-    chunked = " and ".join(f"{v:.1f}x ({k.removeprefix('mixed chunk, ')})" for k, v in growth.items() if k.startswith("mixed"))
+    # the page's methods: "mixed chunk, C = 64" (chunks of 64 tokens), "mixed chunk, G = 16" (16 chunks)
+    chunk_names = {"C": "{}-token chunks", "G": "{} chunks"}
+    chunked = " and ".join(
+        f"{ratio:.1f}x ({chunk_names[k.split(', ')[1].split(' = ')[0]].format(k.split(' = ')[1])})"
+        for k, ratio in growth.items() if k.startswith("mixed chunk"))
     return (f"- **Cost of a Fast Weight Layer** (`benchmarks/results/fwl_gpu.md`, `benchmarks/bench_fwl.py`; "
             f"{device}): the FWL's training step is {step['measured ratio']}x the base model's at "
             f"T = {step['T']} for a model whose body dominates ({step['measured / predicted']}x its FLOP "
             f"prediction). From T = 1024 to 4096 (batch 64), causal linear attention in mixed chunks "
-            f"takes {chunked} as long, the quadratic form {growth['quadratic']:.1f}x; the CPU "
-            f"figures are in `fwl.md`.")
+            f"takes {chunked} as long, the quadratic form {growth['quadratic']:.1f}x. The CPU "
+            f"figures are in `benchmarks/results/fwl.md`.")
 
 
 def _time_budget_line() -> str:
@@ -190,7 +218,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     path = repo_root() / "README.md"
     text = path.read_text("utf-8")
-    new = updated(text)
+    try:
+        new = updated(text)
+    except ValueError as err:  # a results page or the README lacks what the block is rendered from
+        print(f"readme: {err}", file=sys.stderr)
+        return 1
     if args.check:
         if new != text:
             print("readme: README.md is stale; run python -m fwcourse readme", file=sys.stderr)

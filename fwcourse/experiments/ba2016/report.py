@@ -257,7 +257,7 @@ def targets(records: list[dict]) -> list[str]:
             verdict = f"ours {mean:.2f}% (n={ours[2]}): {'met' if met else 'not met'}"
             if not met:
                 runs = sorted((r for r in table1 if r["model"] == model and r["R"] == units), key=lambda r: r["seed"])
-                verdict += (" (by seed: " + ", ".join(f"{100 * r['test_error']:.2f}%" for r in runs)
+                verdict += (" (" + ", ".join(f"seed {r['seed']} {100 * r['test_error']:.2f}%" for r in runs)
                             + f"; the validation error still fell at the end in {sum(map(still_falling, runs))} "
                               f"of {len(runs)} run(s))")
         out.append(f"{LABELS[model]} R={units}: {how} {target:.2f}%; {verdict}")
