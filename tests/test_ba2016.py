@@ -148,6 +148,21 @@ def test_targets_and_protocol_notes_are_read_from_the_runs():
             "comes first), batch 64, gradient norm clipped at 5, validation error every 500 steps") in ba2016.render_markdown(odd)
 
 
+def test_rankings_order_the_models_as_ours_and_as_the_paper():
+    table1 = _table1_settings()
+    errs = {("fastweights", 20): (0.02, 0.04), ("lstm", 20): (0.05, 0.05), ("alstm", 50): (0.003, 0.005),
+            ("fastweights", 50): (0.006, 0.004), ("rnn_ln", 50): (0.001, 0.001)}  # the control: not in the paper
+    records = [_record(m, R, s, e[s], [[250, e[s]]], table1) for (m, R), e in errs.items() for s in (0, 1)]
+    records.append(_record("lstm", 100, 0, 0.01, [[250, 0.01]], table1))  # no fast weights at R=100: no line
+    records.append(_record("alstm", 20, 0, 0.001, [[250, 0.001]], _table1_settings(max_steps=5)))  # another budget
+    lines = ba2016.rankings(records)
+    assert lines == [
+        "R=20: ours Fast weights 3.00% ± 1.41, LSTM 5.00% ± 0.00; paper Fast weights 1.81%, LSTM 60.81%",
+        "R=50: ours A-LSTM 0.40% ± 0.14, Fast weights 0.50% ± 0.14; paper Fast weights 0.00%, A-LSTM 1.62%",
+        "Fast weights come first (or tied first) in the paper at R = 20, 50; in ours at R = 20."]
+    assert "- R=50: ours A-LSTM 0.40% ± 0.14" in ba2016.render_markdown(records)
+
+
 def test_every_row_of_the_paper_table_is_shown_and_not_run_rows_say_so():
     settings = dict(scale="quick", max_steps=20, patience=2)
     records = [_record("fastweights", 20, 0, 0.1, [[20, 0.1]], settings),

@@ -89,9 +89,11 @@ def _ba2016_line() -> str:
     done = cells - len(ba2016.missing_runs(records))
     return ("- **Ba et al. 2016, associative retrieval** (`data/ba2016_results.md`, "
             "`FWCOURSE_SCALE=default python -m fwcourse reproduce ba2016 --table1 --out data`; test error, "
-            "mean ± sd over seeds, one protocol for every model): " + "; ".join(parts) +
-            f". {done} of the table's {cells} cells (model x R) have their {ba2016.TABLE1_SEEDS} seeds; "
-            "the page lists the rest and says, row by row, why ours and the paper's differ.")
+            "mean ± sd over seeds, one protocol for every model): " + "; ".join(parts)
+            + (f". All {cells} cells of the table (model x R) have their {ba2016.TABLE1_SEEDS} seeds" if done == cells else
+               f". {done} of the table's {cells} cells (model x R) have their {ba2016.TABLE1_SEEDS} seeds, the page lists the rest")
+            + "; the page says, row by row, why ours and the paper's differ."
+            + "".join(f" {line}" for line in ba2016.rankings(records)[-1:]))
 
 
 def _fwrnn_cost_line() -> str:

@@ -24,7 +24,7 @@ from fwcourse.experiments.ba2016.models import MODELS, build_model, fast_weight_
 from fwcourse.experiments.ba2016.report import (
     LABELS, PAPER_TABLE, PLATEAU, RESULTS_NAME, TABLE1, TABLE1_BUDGET, TABLE1_SEEDS, TABLE1_SIZES, TABLE1_TARGETS, best_within, budget, budget_groups, budget_label,
     compare_with_paper, explain, is_table1, load_results, missing_runs, plateau_exit, plot_curves, plot_learning_curves, render_markdown, step_marks,
-    summarise, targets,
+    rankings, summarise, targets,
 )
 from fwcourse.experiments.ba2016.train import error_rate, train_one
 from fwcourse.experiments.ba2016.cli import SIZES, main, run_key, settings_for_scale
@@ -32,6 +32,6 @@ from fwcourse.experiments.ba2016.cli import SIZES, main, run_key, settings_for_s
 __all__ = [
     "MODELS", "SIZES", "LABELS", "PAPER_TABLE", "PLATEAU", "RESULTS_NAME", "TABLE1", "TABLE1_BUDGET", "TABLE1_SEEDS", "TABLE1_SIZES",
     "recurrent_layer", "build_model", "fast_weight_parts", "error_rate", "train_one",
-    "load_results", "budget", "budget_label", "budget_groups", "step_marks", "summarise", "best_within", "missing_runs", "explain", "plateau_exit", "is_table1", "targets", "TABLE1_TARGETS",
+    "load_results", "budget", "budget_label", "budget_groups", "step_marks", "summarise", "best_within", "missing_runs", "explain", "plateau_exit", "is_table1", "targets", "rankings", "TABLE1_TARGETS",
     "compare_with_paper", "plot_curves", "plot_learning_curves", "render_markdown", "run_key", "settings_for_scale", "main",
 ]
